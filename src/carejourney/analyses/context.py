@@ -1,0 +1,114 @@
+"""What an analysis sees: the canonical events and persons as Ibis tables, plus the project.
+
+The context is engine-agnostic: tests build it from in-memory tables on DuckDB or Spark
+(``AnalysisContext.from_tables``); the CLI builds it from the store (``from_store``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from ..errors import SpecError
+from ..mapping import rule_predicate
+from ..model.journey import Journey, did_you_mean
+
+__all__ = ["AnalysisContext"]
+
+
+@dataclass
+class AnalysisContext:
+    events: ir.Table   # person_key, ts, touchpoint, stage, channel, owner, source, ..., episode_id
+    persons: ir.Table  # person_key, age_band, sex, language, payer_type, zip3, needs..., first_seen, last_seen
+    project: object    # carejourney.project.Project
+    con: object = None  # Ibis backend (for compiling SQL)
+    feedback: ir.Table | None = None
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def from_store(cls, project, store) -> "AnalysisContext":
+        return cls(events=store.events(), persons=store.persons(), project=project, con=store.con,
+                   feedback=store.feedback())
+
+    # -- facts ---------------------------------------------------------------------------
+    @property
+    def engine(self) -> str:
+        return getattr(self.con, "name", "unknown")
+
+    @property
+    def min_cell(self) -> int:
+        return self.project.min_cell
+
+    @property
+    def timezone(self) -> str:
+        return self.project.timezone
+
+    def to_pandas(self, expr: ir.Expr) -> pd.DataFrame:
+        """Execute on the context's engine; timestamps come back as naive UTC ``datetime64[us]``."""
+        df = expr.to_pandas() if self.con is None else self.con.to_pandas(expr)
+        for col in df.columns:
+            if pd.api.types.is_datetime64_any_dtype(df[col]):
+                s = df[col]
+                if getattr(s.dt, "tz", None) is not None:
+                    s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+                df[col] = s.astype("datetime64[us]")
+        return df
+
+    def freshness(self) -> datetime | None:
+        try:
+            v = self.to_pandas(self.events.aggregate(m=self.events.ts.max()))["m"].iloc[0]
+            return None if pd.isna(v) else pd.Timestamp(v).to_pydatetime()
+        except Exception:
+            return None
+
+    # -- journey scoping -----------------------------------------------------------------
+    def journey(self, journey_id: str | None) -> Journey:
+        try:
+            return self.project.journey(journey_id)
+        except Exception as exc:
+            raise SpecError(str(exc)) from None
+
+    def journey_events(self, journey_id: str | None = None, segment: str | None = None) -> ir.Table:
+        """Events of people in the journey, on the journey's touchpoints, optionally one segment.
+
+        A person is in a journey when any of their events has one of its ``service_lines``
+        (every person when the journey lists none). Events with another service line are left
+        out; events with none (web visits, calls) stay in.
+        """
+        j = self.journey(journey_id)
+        ev = self.events.filter(self.events.touchpoint.isin([t.id for t in j.touchpoints]))
+        if j.service_lines:
+            lines = list(j.service_lines)
+            members = self.events.filter(self.events.service_line.isin(lines)).select("person_key").distinct()
+            ev = ev.filter(ev.service_line.isnull() | ev.service_line.isin(lines))
+            ev = ev.semi_join(members, "person_key")
+        if segment is not None:
+            ev = ev.semi_join(self.segment_members(j, segment), "person_key")
+        return ev
+
+    def segment_members(self, journey: Journey, segment_id: str) -> ir.Table:
+        seg = next((s for s in journey.segments if s.id == segment_id), None)
+        if seg is None:
+            raise SpecError(f"journey '{journey.journey}' has no segment '{segment_id}'"
+                            f"{did_you_mean(segment_id, [s.id for s in journey.segments])}")
+        p = self.persons
+        members = p.filter(rule_predicate(p, seg.where)).select("person_key")
+        if seg.entry_touchpoint:
+            ev = self.events.filter(self.events.touchpoint.isin([t.id for t in journey.touchpoints]))
+            first = ev.mutate(rn=ibis.row_number().over(group_by=ev.person_key, order_by=[ev.ts, ev.touchpoint]))
+            entry = first.filter((first.rn == 0) & first.touchpoint.isin(seg.entry_touchpoint)).select("person_key")
+            members = members.semi_join(entry, "person_key") if seg.where else entry
+        return members
+
+    def with_segments(self, table: ir.Table, journey: Journey, column: str = "segment") -> ir.Table:
+        """Add a segment label per person (first matching segment in journey order, else 'all other')."""
+        p = self.persons
+        label = ibis.cases(*[(rule_predicate(p, s.where), s.id) for s in journey.segments if s.where],
+                           else_="other") if any(s.where for s in journey.segments) else ibis.literal("all")
+        seg = p.select(p.person_key, label.name(column))
+        j = table.left_join(seg, table.person_key == seg.person_key)
+        return j.drop("person_key_right").mutate(**{column: ibis.coalesce(j[column], "(unknown)")})

@@ -1,0 +1,296 @@
+"""The one ingest pipeline: connector → pseudonymise → map → store, with a receipt per file.
+
+For each file: hash it; if the same file (same bytes, same source settings) was ingested
+before, nothing is added. Otherwise the connector stages it in memory, identifiers become keyed
+hashes, quasi-identifiers are generalised (birth date → age band, ZIP → ZIP3), free text is
+scrubbed of PHI, events are mapped to touchpoints and stages in the engine, and everything is
+written to the store in one transaction that also replaces the file's earlier rows. Identity
+is then re-stitched. Rows read = rows loaded + rows rejected, always; rejects keep row number,
+field and reason (never the raw value, which might be an identifier).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import ibis
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .connectors.base import ReadContext, Staged, get_connector
+from .errors import IngestError
+from .identity import rebuild_identity
+from .mapping import map_touchpoints
+from .model.project import SourceSpec
+from .privacy.keys import load_key
+from .privacy.pseudonymise import age_band_for_age, pseudonymise_array, zip3
+from .store import Store, WriteBatch, open_store
+
+__all__ = ["Receipt", "ingest_file", "ingest_sources", "ingest_paths", "expand_paths", "project_key"]
+
+
+@dataclass
+class Receipt:
+    """What one ingest of one file did. ``rows_read == rows_loaded + rows_rejected``."""
+
+    source: str
+    kind: str
+    path: str
+    sha256: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    rows_unmapped: int = 0
+    events: int = 0
+    persons: int = 0
+    feedback: int = 0
+    status: str = "loaded"  # loaded | unchanged
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    detail: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def project_key(project) -> bytes:
+    p = project.config.privacy
+    return load_key(p.key_env, project.resolve(p.key_file))
+
+
+def expand_paths(project, pattern: str) -> list[Path]:
+    """Files matching a path or glob (relative to the project folder), sorted."""
+    full = str(project.resolve(pattern))
+    matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
+    return matches
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _rel(project, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(project.root.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def ingest_file(project, store: Store, spec: SourceSpec, path: Path, *, key: bytes,
+                restitch: bool = True) -> Receipt:
+    """Ingest one file of one source. Idempotent and atomic."""
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file (source '{spec.name}', path '{spec.path}')")
+    rel = _rel(project, path)
+    digest = _sha256(path)
+    config_hash = hashlib.sha256(spec.model_dump_json().encode() + _journey_hash(project).encode()).hexdigest()[:16]
+    file_id = hashlib.sha256(f"{spec.name}|{rel}|{digest}|{config_hash}".encode()).hexdigest()[:20]
+    previous = store.receipt_for(spec.name, rel)
+    if previous is not None and previous["file_id"] == file_id:
+        return Receipt(spec.name, spec.kind, rel, digest, int(previous["rows_read"]), int(previous["rows_loaded"]),
+                       int(previous["rows_rejected"]), int(previous["rows_unmapped"]), status="unchanged")
+    connector = get_connector(spec.kind)
+    catalog = project.touchpoint_catalog()
+    ctx = ReadContext(timezone=project.timezone, spec=spec, root=project.root, touchpoints=frozenset(catalog))
+    staged = connector.read(path, ctx)
+    batch, receipt = _build_batch(project, staged, spec, rel, digest, file_id, key)
+    batch.replaces = [previous["file_id"]] if previous is not None else []
+    receipt_row = pa.Table.from_pylist([{
+        "file_id": file_id, "source": spec.name, "kind": spec.kind, "path": rel, "sha256": digest,
+        "config_hash": config_hash, "ingested_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "rows_read": receipt.rows_read, "rows_loaded": receipt.rows_loaded,
+        "rows_rejected": receipt.rows_rejected, "rows_unmapped": receipt.rows_unmapped,
+        "detail": orjson.dumps({"reject_reasons": receipt.reject_reasons, **receipt.detail}).decode(),
+    }])
+    batch.tables["receipts"] = receipt_row
+    store.write(batch)
+    if restitch:
+        rebuild_identity(store)
+    return receipt
+
+
+def _journey_hash(project) -> str:
+    return hashlib.sha256("".join(j.model_dump_json() for j in project.journeys.values()).encode()).hexdigest()
+
+
+def _build_batch(project, staged: Staged, spec: SourceSpec, rel: str, digest: str, file_id: str,
+                 key: bytes) -> tuple[WriteBatch, Receipt]:
+    rejects = staged.rejects
+    rejected_rows = set(rejects["row_num"].to_pylist())
+    if staged.rows_read < len(rejected_rows):
+        raise IngestError(f"{rel}: connector '{spec.kind}' rejected more rows than it read (bug)")
+    events = staged.events
+    # -- pseudonymise: raw identifiers are replaced here and go no further -------------------
+    ev_keys = pseudonymise_array(key, events["id_type"], events["id_value"]) if events.num_rows else pa.array([], pa.string())
+    episode = events["episode_ref"]
+    ep_keys = pseudonymise_array(key, pa.array(["episode"] * events.num_rows, pa.string()), episode) \
+        if events.num_rows and pc.any(pc.is_valid(episode)).as_py() else pa.nulls(events.num_rows, pa.string())
+    event_ids = pc.binary_join_element_wise(pa.array([file_id] * events.num_rows, pa.string()),
+                                            pc.cast(events["row_num"], pa.string()),
+                                            pc.cast(pa.array(range(events.num_rows), pa.int64()), pa.string()), ":")
+    keyed = events.drop_columns(["id_type", "id_value", "episode_ref", "row_num"]).append_column(
+        "subject_key", ev_keys).append_column("episode_id", ep_keys).append_column("event_id", event_ids)
+    mapped = _map(project, keyed)
+    mapped = mapped.append_column("file_id", pa.array([file_id] * mapped.num_rows, pa.string()))
+    subjects = _subjects(project, staged.subjects, key, file_id)
+    links = _links(staged.links, key, file_id)
+    feedback = _feedback(project, staged.feedback, key, file_id)
+    unmapped = int(pc.sum(pc.is_null(mapped["touchpoint"])).as_py() or 0) if mapped.num_rows else 0
+    reasons: dict[str, int] = {}
+    for f, r in zip(rejects["field"].to_pylist(), rejects["reason"].to_pylist()):
+        label = f"{f}: {r}"
+        reasons[label] = reasons.get(label, 0) + 1
+    rows_rejected = len(rejected_rows)
+    persons = len(set(ev_keys.to_pylist()) - {None}) if events.num_rows else 0
+    receipt = Receipt(
+        source=spec.name, kind=spec.kind, path=rel, sha256=digest, rows_read=staged.rows_read,
+        rows_loaded=staged.rows_read - rows_rejected, rows_rejected=rows_rejected, rows_unmapped=unmapped,
+        events=mapped.num_rows, persons=persons, feedback=feedback.num_rows if feedback is not None else 0,
+        reject_reasons=reasons, detail=dict(staged.detail))
+    rj = rejects.append_column("file_id", pa.array([file_id] * rejects.num_rows, pa.string())) \
+        .append_column("source", pa.array([spec.name] * rejects.num_rows, pa.string())) \
+        .append_column("path", pa.array([rel] * rejects.num_rows, pa.string()))
+    tables = {"events": mapped, "subjects": subjects, "links": links, "rejects": rj}
+    if feedback is not None:
+        tables["feedback"] = feedback
+    return WriteBatch(file_id=file_id, tables=tables), receipt
+
+
+def _map(project, keyed: pa.Table) -> pa.Table:
+    """Touchpoint/stage/owner mapping, evaluated in an in-memory engine (DuckDB) on Arrow."""
+    if keyed.num_rows == 0:
+        from .model.events import SCHEMAS
+        return SCHEMAS["events"].to_pyarrow().empty_table().drop_columns(["file_id"])
+    con = ibis.duckdb.connect()
+    try:
+        t = con.create_table("staged", keyed)
+        for col in ("stage", "owner"):
+            if col not in t.columns:
+                t = t.mutate(**{col: ibis.null("string")})
+        out = map_touchpoints(t, list(project.journeys.values()))
+        return out.to_pyarrow()
+    finally:
+        con.disconnect()
+
+
+def _subjects(project, subjects: pa.Table, key: bytes, file_id: str) -> pa.Table:
+    if subjects.num_rows == 0:
+        return pa.table({"subject_key": pa.array([], pa.string())})
+    privacy = project.config.privacy
+    today = datetime.now(timezone.utc).date()
+    keys = pseudonymise_array(key, subjects["id_type"], subjects["id_value"])
+    bands = []
+    for bd, age, band in zip(subjects["birth_date"].to_pylist(), subjects["age"].to_pylist(),
+                             subjects["age_band"].to_pylist()):
+        if bd is not None:
+            years = today.year - bd.year - ((today.month, today.day) < (bd.month, bd.day))
+            bands.append(age_band_for_age(years, privacy.age_bands))
+        elif age is not None:
+            bands.append(age_band_for_age(int(age), privacy.age_bands))
+        else:
+            bands.append(_band_label(band))
+    zips = [zip3(z, privacy.restricted_zip3) for z in subjects["zip"].to_pylist()]
+    lower = lambda name: pc.utf8_lower(subjects[name])  # noqa: E731
+    return pa.table({
+        "subject_key": keys, "age_band": pa.array(bands, pa.string()), "sex": _sex(subjects["sex"]),
+        "language": lower("language"), "payer_type": lower("payer_type"), "zip3": pa.array(zips, pa.string()),
+        "needs_interpreter": subjects["needs_interpreter"], "needs_transport": subjects["needs_transport"],
+        "needs_disability_access": subjects["needs_disability_access"],
+        "low_digital_literacy": subjects["low_digital_literacy"],
+        "file_id": pa.array([file_id] * subjects.num_rows, pa.string()),
+    }).filter(pc.is_valid(keys))
+
+
+def _band_label(band):
+    """An age band supplied by the source; anything implying an age over 89 becomes 90+."""
+    if band is None:
+        return None
+    b = str(band).strip()
+    try:
+        lo = int(b.split("-")[0].rstrip("+"))
+        return "90+" if lo >= 90 else b
+    except ValueError:
+        return b
+
+
+def _sex(col: pa.ChunkedArray) -> pa.Array:
+    norm = {"m": "male", "male": "male", "f": "female", "female": "female", "o": "other", "other": "other",
+            "u": "unknown", "unknown": "unknown"}
+    return pa.array([None if v is None else norm.get(str(v).strip().lower(), "other") for v in col.to_pylist()],
+                    pa.string())
+
+
+def _links(links: pa.Table, key: bytes, file_id: str) -> pa.Table:
+    if links.num_rows == 0:
+        return pa.table({"key_a": pa.array([], pa.string())})
+    a = pseudonymise_array(key, links["id_type_a"], links["id_value_a"])
+    b = pseudonymise_array(key, links["id_type_b"], links["id_value_b"])
+    t = pa.table({"key_a": a, "key_b": b, "file_id": pa.array([file_id] * links.num_rows, pa.string())})
+    return t.filter(pc.and_(pc.is_valid(a), pc.is_valid(b))).group_by(["key_a", "key_b", "file_id"]).aggregate([])
+
+
+def _feedback(project, fb: pa.Table, key: bytes, file_id: str) -> pa.Table | None:
+    if fb.num_rows == 0:
+        return None
+    from .voice.enrich import enrich_feedback
+    keys = pseudonymise_array(key, fb["id_type"], fb["id_value"]) if pc.any(pc.is_valid(fb["id_value"])).as_py() \
+        else pa.nulls(fb.num_rows, pa.string())
+    ids = pc.binary_join_element_wise(pa.array([file_id] * fb.num_rows, pa.string()),
+                                      pc.cast(fb["row_num"], pa.string()), ":")
+    base = fb.drop_columns(["id_type", "id_value", "row_num"]).append_column("subject_key", keys) \
+        .append_column("feedback_id", ids)
+    enriched = enrich_feedback(project, base)  # scrubs text, scores sentiment and topics, fills stage
+    return enriched.append_column("file_id", pa.array([file_id] * enriched.num_rows, pa.string()))
+
+
+def ingest_paths(project, store: Store, spec: SourceSpec, paths: list[Path], *,
+                 on_file: Callable[[Receipt], None] | None = None) -> list[Receipt]:
+    key = project_key(project)
+    receipts = []
+    for p in paths:
+        r = ingest_file(project, store, spec, p, key=key, restitch=False)
+        receipts.append(r)
+        if on_file:
+            on_file(r)
+    if any(r.status == "loaded" for r in receipts):
+        rebuild_identity(store)
+    return receipts
+
+
+def ingest_sources(project, names: list[str] | None = None, *, store: Store | None = None,
+                   on_file: Callable[[Receipt], None] | None = None) -> list[Receipt]:
+    """Ingest every declared source (or the named ones). Raises if a source matches no file."""
+    own = store is None
+    store = store or open_store(project)
+    try:
+        specs = [project.source(n) for n in names] if names else list(project.sources)
+        if not specs:
+            raise IngestError(f"{project.root / 'sources'}: no sources declared; add sources/<name>.yml "
+                              "or ingest a canonical events file with `carejourney ingest FILE`")
+        key = project_key(project)
+        receipts: list[Receipt] = []
+        for spec in specs:
+            paths = expand_paths(project, spec.path)
+            if not paths:
+                raise IngestError(f"source '{spec.name}': no files match '{spec.path}' "
+                                  f"(relative to {project.root})")
+            for p in paths:
+                r = ingest_file(project, store, spec, p, key=key, restitch=False)
+                receipts.append(r)
+                if on_file:
+                    on_file(r)
+        if any(r.status == "loaded" for r in receipts):
+            rebuild_identity(store)
+        return receipts
+    finally:
+        if own:
+            store.close()

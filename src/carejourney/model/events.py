@@ -1,0 +1,58 @@
+"""The canonical tables, as Ibis schemas. Every engine stores exactly these columns.
+
+All timestamps are UTC, stored without a zone (``timestamp``): connectors convert on the way
+in, and calendar periods are computed in the project timezone by the analyses.
+Identifiers appear only as keyed pseudonyms (``subject_key``, ``person_key``).
+"""
+
+from __future__ import annotations
+
+import ibis
+
+__all__ = ["SCHEMAS", "EVENT_COLUMNS", "OPTIONAL_EVENT_FIELDS", "PERSON_ATTRIBUTES", "NEEDS"]
+
+#: Optional canonical event fields a source may supply (besides person, ts, touchpoint).
+OPTIONAL_EVENT_FIELDS = ("source", "source_event", "detail", "status", "channel", "service_line",
+                         "location", "device", "value", "episode_id")
+
+#: Access needs recorded per person (booleans).
+NEEDS = ("needs_interpreter", "needs_transport", "needs_disability_access", "low_digital_literacy")
+
+#: De-identified person attributes (quasi-identifiers only).
+PERSON_ATTRIBUTES = ("age_band", "sex", "language", "payer_type", "zip3", *NEEDS)
+
+SCHEMAS: dict[str, ibis.Schema] = {
+    "events": ibis.schema({
+        "event_id": "string", "subject_key": "string", "ts": "timestamp",
+        "source": "string", "source_event": "string", "detail": "string",
+        "touchpoint": "string", "stage": "string", "channel": "string", "owner": "string",
+        "service_line": "string", "location": "string", "device": "string", "status": "string",
+        "value": "float64", "episode_id": "string", "attrs": "string", "file_id": "string",
+    }),
+    "subjects": ibis.schema({
+        "subject_key": "string", "age_band": "string", "sex": "string", "language": "string",
+        "payer_type": "string", "zip3": "string", "needs_interpreter": "boolean",
+        "needs_transport": "boolean", "needs_disability_access": "boolean",
+        "low_digital_literacy": "boolean", "file_id": "string",
+    }),
+    "links": ibis.schema({"key_a": "string", "key_b": "string", "file_id": "string"}),
+    "identity": ibis.schema({"subject_key": "string", "person_key": "string"}),
+    "feedback": ibis.schema({
+        "feedback_id": "string", "subject_key": "string", "ts": "timestamp", "source": "string",
+        "source_event": "string", "touchpoint": "string", "stage": "string", "location": "string",
+        "service_line": "string", "rating": "float64", "rating_scale": "float64", "text": "string",
+        "sentiment": "float64", "topics": "string", "file_id": "string",
+    }),
+    "receipts": ibis.schema({
+        "file_id": "string", "source": "string", "kind": "string", "path": "string",
+        "sha256": "string", "config_hash": "string", "ingested_at": "timestamp",
+        "rows_read": "int64", "rows_loaded": "int64", "rows_rejected": "int64",
+        "rows_unmapped": "int64", "detail": "string",
+    }),
+    "rejects": ibis.schema({
+        "file_id": "string", "source": "string", "path": "string", "row_num": "int64",
+        "field": "string", "reason": "string",
+    }),
+}
+
+EVENT_COLUMNS = tuple(SCHEMAS["events"].names)

@@ -1,0 +1,169 @@
+"""Small-cell suppression: the only door between analysis results and anything a person sees.
+
+Rules (CMS cell-size policy, default k = 11, see docs/privacy.md):
+
+1. **Primary**: a count of people between 1 and k-1 is suppressed. Zero is allowed.
+2. **Differences**: where two shown counts differ by a number of people (entered vs reached,
+   total vs a part), a difference of 1..k-1 would reveal a small cell, so the smaller count is
+   suppressed too.
+3. **Derived cells**: a rate, median, share or interval computed from a suppressed count, or from
+   a group of fewer than k people, is suppressed.
+4. **Complementary**: within a group of rows whose counts add up to a shown total (breakdowns),
+   a single suppressed cell could be recovered by subtraction, so the next-smallest non-zero cell
+   is suppressed as well.
+
+:class:`Suppressed` can only be created by :func:`suppress`; reports and the web layer accept
+nothing else. That is privacy by type: forgetting to suppress is a type error, not a leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CellRules", "Suppressed", "suppress", "SUPPRESSED_LABEL"]
+
+_TOKEN = object()
+
+SUPPRESSED_LABEL = "<{k}"
+
+
+@dataclass(frozen=True)
+class CellRules:
+    """Which output columns count people, and what depends on them.
+
+    counts:   columns holding numbers of people (or episodes).
+    derived:  column -> count columns it was computed from (rates, medians, intervals).
+    pairs:    (larger, smaller) count columns whose difference is itself a count of people.
+    groups:   key columns; rows sharing them add up to a total that is shown (complementary rule).
+    """
+
+    counts: tuple[str, ...] = ()
+    derived: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    pairs: tuple[tuple[str, str], ...] = ()
+    groups: tuple[str, ...] | None = None
+
+
+class Suppressed:
+    """A result table that has been through :func:`suppress`. Immutable by convention."""
+
+    def __init__(self, frame: pd.DataFrame, mask: pd.DataFrame, k: int, cells: int, *, _token=None):
+        if _token is not _TOKEN:
+            raise TypeError("Suppressed results are made only by carejourney.privacy.suppress()")
+        self._frame = frame
+        self._mask = mask
+        self.k = k
+        self.cells = cells
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The suppressed table (suppressed cells are null). A copy: callers cannot un-suppress."""
+        return self._frame.copy()
+
+    def is_suppressed(self, row: int, column: str) -> bool:
+        return bool(self._mask.iloc[row][column]) if column in self._mask else False
+
+    @property
+    def mask(self) -> pd.DataFrame:
+        return self._mask.copy()
+
+    def records(self) -> list[dict]:
+        """Rows as dicts; suppressed cells become the string ``"<k"`` so no one mistakes them for 0."""
+        out = []
+        label = SUPPRESSED_LABEL.format(k=self.k)
+        for i, row in enumerate(self._frame.to_dict("records")):
+            rec = {}
+            for col, val in row.items():
+                if col in self._mask.columns and self._mask.iloc[i][col]:
+                    rec[col] = label
+                else:
+                    rec[col] = _plain(val)
+            out.append(rec)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+
+def _plain(v):
+    if v is None:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if isinstance(v, pd.Timedelta):
+        return v.total_seconds()
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def _small(values: pd.Series, k: int) -> pd.Series:
+    v = pd.to_numeric(values, errors="coerce")
+    return (v >= 1) & (v < k)
+
+
+def suppress(frame: pd.DataFrame, rules: CellRules, k: int) -> Suppressed:
+    """Apply the four rules above and return a :class:`Suppressed` result."""
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    df = frame.reset_index(drop=True).copy()
+    mask = pd.DataFrame(False, index=df.index, columns=df.columns)
+    for c in rules.counts:
+        if c in df:
+            mask[c] |= _small(df[c], k).fillna(False).to_numpy()
+    changed = True
+    while changed:  # differences and complements can cascade; iterate to a fixed point
+        changed = False
+        for big, small in rules.pairs:
+            if big not in df or small not in df:
+                continue
+            diff = pd.to_numeric(df[big], errors="coerce") - pd.to_numeric(df[small], errors="coerce")
+            hit = _small(diff, k).fillna(False) & ~mask[big] & ~mask[small]
+            if hit.any():
+                mask.loc[hit, small] = True
+                changed = True
+        if rules.groups is not None:
+            changed |= _complement(df, mask, rules, k)
+    for col, deps in rules.derived.items():
+        if col not in df:
+            continue
+        for d in deps:
+            if d in df:
+                mask[col] |= mask[d] | _small(df[d], k).fillna(False)
+    cells = int(mask.to_numpy().sum())
+    for col in df.columns:
+        if mask[col].any():
+            if df[col].dtype.kind in "iub":
+                df[col] = df[col].astype("float64")
+            df[col] = df[col].astype(object).where(~mask[col], None)
+    return Suppressed(df, mask, k, cells, _token=_TOKEN)
+
+
+def _complement(df: pd.DataFrame, mask: pd.DataFrame, rules: CellRules, k: int) -> bool:
+    changed = False
+    keys = list(rules.groups or ())
+    grouped = df.groupby(keys, dropna=False, sort=False).groups.values() if keys else [df.index]
+    for idx in grouped:
+        idx = list(idx)
+        for c in rules.counts:
+            if c not in df:
+                continue
+            hidden = [i for i in idx if mask.at[i, c]]
+            if len(hidden) != 1:
+                continue
+            vals = pd.to_numeric(df.loc[idx, c], errors="coerce")
+            candidates = [i for i in idx if not mask.at[i, c] and (vals.get(i) or 0) > 0]
+            if not candidates:
+                continue
+            pick = min(candidates, key=lambda i: vals[i])
+            mask.at[pick, c] = True
+            changed = True
+    return changed

@@ -1,0 +1,208 @@
+"""The store: one Ibis connection holding the canonical tables.
+
+The engine is chosen by URL (``duckdb:///target/carejourney.duckdb`` by default,
+``pyspark://`` or a Spark Connect URL for scale). The store knows no connector and no
+analysis: :mod:`carejourney.ingest` hands it finished, de-identified Arrow tables and it
+writes them **atomically** (all tables of one file in one transaction, replacing that
+file's earlier rows) — a failed or killed ingest leaves the store as it was.
+
+Reads are lazy Ibis expressions: :meth:`Store.events` and :meth:`Store.persons` resolve
+subject keys to stitched person keys through the ``identity`` table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+
+from .errors import StoreError
+from .model.events import NEEDS, PERSON_ATTRIBUTES, SCHEMAS
+
+__all__ = ["Store", "WriteBatch", "open_store", "connect"]
+
+
+@dataclass
+class WriteBatch:
+    """Everything one ingested file adds: rows per table, and the file ids it replaces."""
+
+    file_id: str
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    replaces: list[str] = field(default_factory=list)
+
+
+def connect(url: str, root: Path | None = None):
+    """An Ibis backend for a store URL. Relative DuckDB paths are relative to ``root``."""
+    if url.startswith("duckdb://"):
+        # SQLAlchemy convention: duckdb:///rel/path.duckdb is relative, duckdb:////abs/path absolute
+        path = url.removeprefix("duckdb://").removeprefix("/")
+        if path in ("", ":memory:"):
+            return ibis.duckdb.connect()
+        p = Path(path)
+        if not p.is_absolute() and root is not None:
+            p = root / p
+        p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return ibis.duckdb.connect(str(p))
+        except Exception as exc:  # duckdb raises IOException for locks / corrupt files
+            raise StoreError(f"{p}: cannot open the DuckDB store ({exc}). Is another carejourney "
+                             "process using it?") from None
+    if url.startswith(("pyspark", "sc://")):
+        from .engines.spark import connect_spark
+        return connect_spark(url)
+    raise StoreError(f"unsupported store URL '{url}': use duckdb:///path/to/file.duckdb, pyspark:// "
+                     "or sc://host:port (Spark Connect)")
+
+
+class Store:
+    """The canonical tables on one Ibis backend."""
+
+    def __init__(self, con, url: str = "duckdb://"):
+        self.con = con
+        self.url = url
+        self.ensure_tables()
+
+    @property
+    def engine(self) -> str:
+        return self.con.name
+
+    # -- schema ----------------------------------------------------------------------
+    def ensure_tables(self) -> None:
+        existing = set(self.con.list_tables())
+        for name, schema in SCHEMAS.items():
+            if name not in existing:
+                self.con.create_table(name, schema=schema)
+
+    def table(self, name: str) -> ibis.Table:
+        return self.con.table(name)
+
+    # -- reads -------------------------------------------------------------------------
+    def events(self) -> ibis.Table:
+        """Events with ``person_key`` (stitched identity) in place of the subject key."""
+        ev, idn = self.table("events"), self.table("identity")
+        joined = ev.left_join(idn, ev.subject_key == idn.subject_key)
+        pk = ibis.coalesce(joined.person_key, joined.subject_key)
+        cols = [c for c in SCHEMAS["events"].names if c not in ("subject_key",)]
+        return joined.select(pk.name("person_key"), *[joined[c] for c in cols])
+
+    def persons(self) -> ibis.Table:
+        """One row per person: attributes (first known value across sources), first/last seen."""
+        sub, idn = self.table("subjects"), self.table("identity")
+        j = sub.left_join(idn, sub.subject_key == idn.subject_key)
+        j = j.mutate(person_key=ibis.coalesce(j.person_key, j.subject_key))
+        aggs = {a: j[a].max() for a in PERSON_ATTRIBUTES if a not in NEEDS}
+        aggs.update({n: j[n].any() for n in NEEDS})
+        attrs = j.group_by("person_key").aggregate(**aggs)
+        ev = self.events()
+        seen = ev.group_by("person_key").aggregate(first_seen=ev.ts.min(), last_seen=ev.ts.max())
+        out = seen.left_join(attrs, seen.person_key == attrs.person_key)
+        return out.select("person_key", *PERSON_ATTRIBUTES, "first_seen", "last_seen")
+
+    def feedback(self) -> ibis.Table:
+        fb, idn = self.table("feedback"), self.table("identity")
+        joined = fb.left_join(idn, fb.subject_key == idn.subject_key)
+        cols = [c for c in SCHEMAS["feedback"].names if c != "subject_key"]
+        return joined.select(ibis.coalesce(joined.person_key, joined.subject_key).name("person_key"),
+                             *[joined[c] for c in cols])
+
+    def receipts(self) -> ibis.Table:
+        return self.table("receipts")
+
+    def receipt_for(self, source: str, path: str) -> dict | None:
+        r = self.table("receipts")
+        df = r.filter((r.source == source) & (r.path == path)).order_by(r.ingested_at.desc()).limit(1).to_pandas()
+        return None if df.empty else df.iloc[0].to_dict()
+
+    # -- writes ------------------------------------------------------------------------
+    def write(self, batch: WriteBatch) -> None:
+        """Write one file's rows atomically, replacing rows of the files it supersedes."""
+        if self.engine == "duckdb":
+            self._write_duckdb(batch)
+        else:
+            self._write_generic(batch)
+
+    def _write_duckdb(self, batch: WriteBatch) -> None:
+        raw = self.con.con
+        old = [batch.file_id, *batch.replaces]
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            for name in SCHEMAS:
+                if name == "identity":
+                    continue
+                if "file_id" in SCHEMAS[name].names:
+                    raw.execute(f"DELETE FROM {name} WHERE file_id IN (SELECT unnest(?::VARCHAR[]))", [old])
+            for name, table in batch.tables.items():
+                arrow = _conform(name, table)
+                raw.register("_cj_batch", arrow)
+                cols = ", ".join(f'"{c}"' for c in arrow.column_names)
+                raw.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _cj_batch")
+                raw.unregister("_cj_batch")
+            if os.environ.get("CAREJOURNEY_TEST_PAUSE_IN_WRITE"):  # lets tests kill an ingest mid-write
+                import time
+                Path(os.environ["CAREJOURNEY_TEST_PAUSE_IN_WRITE"]).write_text("writing")
+                time.sleep(60)
+            raw.execute("COMMIT")
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+
+    def _write_generic(self, batch: WriteBatch) -> None:
+        # Engines without multi-statement transactions: rewrite each touched table through a new
+        # table and swap (readers see the old or the new table, never a half-written one).
+        old = [batch.file_id, *batch.replaces]
+        for name in SCHEMAS:
+            if name == "identity" or "file_id" not in SCHEMAS[name].names:
+                continue
+            t = self.table(name)
+            kept = t.filter(~t.file_id.isin(old))
+            new = batch.tables.get(name)
+            if new is not None and new.num_rows:
+                kept = kept.union(ibis.memtable(_conform(name, new)).cast(SCHEMAS[name]))
+            tmp = f"{name}__new"
+            self.con.create_table(tmp, kept.cast(SCHEMAS[name]), overwrite=True)
+            self.con.create_table(name, self.con.table(tmp), overwrite=True)
+            self.con.drop_table(tmp)
+
+    def replace_identity(self, identity: pa.Table) -> None:
+        """Swap in a rebuilt subject → person mapping."""
+        arrow = _conform("identity", identity)
+        if self.engine == "duckdb":
+            raw = self.con.con
+            raw.execute("BEGIN TRANSACTION")
+            try:
+                raw.execute("DELETE FROM identity")
+                raw.register("_cj_identity", arrow)
+                raw.execute("INSERT INTO identity SELECT subject_key, person_key FROM _cj_identity")
+                raw.unregister("_cj_identity")
+                raw.execute("COMMIT")
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+        else:
+            self.con.create_table("identity", ibis.memtable(arrow), overwrite=True)
+
+    def close(self) -> None:
+        disconnect = getattr(self.con, "disconnect", None)
+        if disconnect:
+            disconnect()
+
+
+def _conform(name: str, table: pa.Table) -> pa.Table:
+    """Reorder/cast an Arrow table to the canonical schema; missing columns become null."""
+    schema = SCHEMAS[name].to_pyarrow()
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table[f.name]
+            cols.append(col.cast(f.type) if col.type != f.type else col)
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.table(cols, schema=schema)
+
+
+def open_store(project) -> Store:
+    """Open the project's store (creating the DuckDB file and tables on first use)."""
+    return Store(connect(project.config.store, project.root), project.config.store)

@@ -1,0 +1,1 @@
+"""Voice of the patient: feedback enrichment (scrub, sentiment, topics) and content audit."""
