@@ -25,7 +25,9 @@ for _mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int):  # typer.Exit(code) in non-standalone mode
+            return rv
     except CarejourneyError as exc:
         console_err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code

@@ -239,7 +239,8 @@ def stage_rows(table: pa.Table, *, mapping: dict[str, str], constants: dict[str,
     if extra:
         out["attrs"] = _attrs_json(table, extra)
     events = _conform(pa.table({k: v for k, v in out.items() if k in STAGED_EVENTS.names}), STAGED_EVENTS).filter(keep)
-    subjects = _subjects(table, col, pid, id_type, row_num).filter(keep)
+    subjects = _subjects(table, col, pid, id_type, row_num)
+    subjects = subjects.filter(keep) if subjects.num_rows else subjects
     links = _links(table.filter(keep), pid.filter(keep), id_type, identifiers or {}, cols)
     return events, subjects, links, rejects_table(reject_rows)
 

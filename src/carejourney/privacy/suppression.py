@@ -150,7 +150,8 @@ def suppress(frame: pd.DataFrame, rules: CellRules, k: int) -> Suppressed:
 def _complement(df: pd.DataFrame, mask: pd.DataFrame, rules: CellRules, k: int) -> bool:
     changed = False
     keys = list(rules.groups or ())
-    grouped = df.groupby(keys, dropna=False, sort=False).groups.values() if keys else [df.index]
+    by = keys[0] if len(keys) == 1 else keys
+    grouped = df.groupby(by, dropna=False, sort=False).groups.values() if keys else [df.index]
     for idx in grouped:
         idx = list(idx)
         for c in rules.counts:

@@ -1,0 +1,76 @@
+"""carejourney run / demo: the main job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from .common import console, load
+
+_PHASES = {"scaffold": "Scaffolding the project", "synthesise": "Synthesising a population",
+           "ingest": "Ingesting and de-identifying sources", "report": "Running analyses and writing the report"}
+
+
+def _progress():
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+
+
+def _run_with_progress(fn, **kwargs):
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def phase(name: str) -> None:
+            for t in tasks.values():
+                progress.update(t, completed=1, total=1)
+            tasks[name] = progress.add_task(_PHASES.get(name, name), total=None)
+
+        def on_file(receipt) -> None:
+            if "ingest" in tasks:
+                progress.update(tasks["ingest"], description=f"{_PHASES['ingest']}: {receipt.source} {receipt.path}")
+
+        summary = fn(on_phase=phase, on_file=on_file, **kwargs)
+        for t in tasks.values():
+            progress.update(t, completed=1, total=1, description=progress.tasks[t].description.split(":")[0])
+    return summary
+
+
+def _print_summary(summary) -> None:
+    loaded = sum(r.rows_loaded for r in summary.receipts)
+    rejected = sum(r.rows_rejected for r in summary.receipts)
+    if summary.receipts:
+        console.print(f"Ingested {len(summary.receipts)} file(s): {loaded:,} rows loaded, {rejected:,} rejected "
+                      "(see `carejourney status`).")
+    if summary.report:
+        console.print(f"[bold green]Journey report:[/] {summary.report}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(no_report: bool = typer.Option(False, "--no-report", help="Ingest only.")) -> None:
+        """Ingest every declared source, run the analyses and write target/report.html."""
+        from ..pipeline import run_project
+        project = load()
+        _print_summary(_run_with_progress(lambda **kw: run_project(project, report=not no_report, **kw)))
+
+    @app.command()
+    def demo(
+        folder: Path = typer.Argument(Path("demo"), help="Folder for the demo project."),
+        people: int = typer.Option(20_000, help="How many synthetic people."),
+        seed: int = typer.Option(7, help="Random seed (same seed, same data)."),
+        serve: bool = typer.Option(False, "--serve", help="Open the web dashboard afterwards."),
+        force: bool = typer.Option(False, help="Re-scaffold the project folder."),
+    ) -> None:
+        """The whole tool in one command: scaffold, synthesise, ingest, analyse, report."""
+        from ..pipeline import demo as run_demo
+        summary = _run_with_progress(run_demo, folder=folder, people=people, seed=seed, force=force)
+        _print_summary(summary)
+        console.print(f"Project folder: {folder.resolve()}  (try `carejourney -p {folder} findings`)")
+        if serve:
+            from ..errors import EngineError
+            try:
+                from ..web.app import serve as serve_app  # type: ignore[attr-defined]
+            except ImportError:
+                raise EngineError("the web dashboard is not part of this build yet; open the report file above") from None
+            serve_app(folder)

@@ -1,0 +1,78 @@
+"""The main job: ingest every declared source, run the analyses, write the journey report.
+
+``carejourney run`` calls :func:`run_project`; ``carejourney demo`` scaffolds a project,
+synthesises a population into it (:mod:`carejourney.synth`) and then does the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import ProjectError
+
+__all__ = ["RunSummary", "run_project", "demo", "DEMO_SOURCES"]
+
+#: sources/*.yml for the raw files the synthetic generator writes (docs/raw-formats.md).
+DEMO_SOURCES = """\
+# The exports of a synthetic health system (carejourney synth). Formats: docs/raw-formats.md
+sources:
+  - {name: web,     kind: ga4,     path: data/web/*.jsonl}
+  - {name: crm,     kind: leads,   path: data/crm/leads.csv}
+  - {name: calls,   kind: calls,   path: data/calls/calls.csv}
+  - {name: ehr,     kind: fhir,    path: data/fhir/*.ndjson}
+  - {name: portal,  kind: portal,  path: data/portal/messages.csv}
+  - {name: survey,  kind: survey,  path: data/surveys/responses.csv}
+  - {name: reviews, kind: reviews, path: data/reviews/reviews.csv}
+"""
+
+Phase = Callable[[str], None]
+
+
+@dataclass
+class RunSummary:
+    receipts: list = field(default_factory=list)
+    report: Path | None = None
+    findings: int | None = None
+
+
+def run_project(project, *, on_phase: Phase | None = None, on_file=None, report: bool = True) -> RunSummary:
+    """Ingest declared sources (idempotent), then write the report."""
+    from .ingest import ingest_sources
+    from .store import open_store
+    say = on_phase or (lambda s: None)
+    summary = RunSummary()
+    store = open_store(project)
+    try:
+        if project.sources:
+            say("ingest")
+            summary.receipts = ingest_sources(project, store=store, on_file=on_file)
+        elif store.table("events").count().execute() == 0:
+            raise ProjectError(f"{project.root}: no sources declared and the store is empty; add sources/*.yml "
+                               "or ingest a canonical events file with `carejourney ingest FILE`")
+        if report:
+            say("report")
+            from .reports.render import write_report
+            summary.report = write_report(project, store=store)
+    finally:
+        store.close()
+    return summary
+
+
+def demo(folder: Path, *, people: int = 20_000, seed: int = 7, on_phase: Phase | None = None,
+         on_file=None, force: bool = False) -> RunSummary:
+    """Scaffold a demo project in ``folder``, synthesise a population, run everything."""
+    from .project import load_project
+    from .scaffold import init_project
+    from .synth import synthesize
+    say = on_phase or (lambda s: None)
+    folder = Path(folder)
+    if not (folder / "carejourney.yml").exists() or force:
+        say("scaffold")
+        init_project(folder, template="all", name="demo_health_system", force=force)
+        (folder / "sources" / "demo.yml").write_text(DEMO_SOURCES)
+    project = load_project(folder)
+    say("synthesise")
+    synthesize(project.root / "data", people=people, seed=seed)
+    return run_project(project, on_phase=on_phase, on_file=on_file)
