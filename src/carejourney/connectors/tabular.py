@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -85,7 +86,7 @@ def _row_numbers(n: int, skipped: list[int]) -> pa.Array:
     """Row numbers of the kept rows, given the (1-based) numbers of the rows that were skipped."""
     out, skip, r = [], set(skipped), 1
     if not skip:
-        return pa.array(range(1, n + 1), pa.int64())
+        return pa.array(np.arange(1, n + 1, dtype=np.int64))
     while len(out) < n:
         if r not in skip:
             out.append(r)

@@ -49,16 +49,27 @@ def pseudonym(key: bytes, id_type: str, value: str) -> str:
 def pseudonymise_array(key: bytes, id_types: pa.Array, values: pa.Array) -> pa.Array:
     """Pseudonymise parallel arrays of (type, value); nulls and blanks stay null.
 
-    Works on distinct pairs only, so repeated identifiers (most events of a person) cost one HMAC.
+    Works on distinct pairs only (dictionary encoding), so repeated identifiers — most events of
+    a person — cost one HMAC.
     """
-    table = pa.table({"t": id_types, "v": values})
-    distinct = table.group_by(["t", "v"]).aggregate([])
-    keys = [None if (v is None or not str(v).strip()) else pseudonym(key, t or "person", v)
-            for t, v in zip(distinct["t"].to_pylist(), distinct["v"].to_pylist())]
-    lookup = pa.table({"t": distinct["t"], "v": distinct["v"], "k": pa.array(keys, pa.string())})
-    joined = table.append_column("i", pa.array(range(len(table)), pa.int64())).join(lookup, ["t", "v"], join_type="left outer")
-    joined = joined.sort_by("i")
-    return joined["k"].combine_chunks()
+    if isinstance(id_types, pa.ChunkedArray):
+        id_types = id_types.combine_chunks()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    types = pc.unique(id_types).to_pylist()
+    if len(types) == 1:  # the common case: one identifier type per column
+        enc = pc.dictionary_encode(values.cast(pa.string()))
+        t = types[0] or "person"
+        keys = [None if (v is None or not v.strip()) else pseudonym(key, t, v) for v in enc.dictionary.to_pylist()]
+        return pc.take(pa.array(keys, pa.string()), enc.indices)
+    combo = pc.binary_join_element_wise(pc.fill_null(id_types.cast(pa.string()), "person"),
+                                        values.cast(pa.string()), "\x1f")
+    enc = pc.dictionary_encode(combo)
+    keys = []
+    for v in enc.dictionary.to_pylist():
+        t, _, raw = v.partition("\x1f")
+        keys.append(None if not raw.strip() else pseudonym(key, t, raw))
+    return pc.take(pa.array(keys, pa.string()), enc.indices)
 
 
 def age_band_labels(bounds: list[int]) -> list[str]:
