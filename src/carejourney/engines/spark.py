@@ -48,12 +48,16 @@ def spark_session(master: str | None = "local[2]", remote: str | None = None):
         warehouse = tempfile.mkdtemp(prefix="carejourney-spark-")
         builder = (builder.config("spark.sql.warehouse.dir", warehouse)
                    .config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.shuffle.partitions", "4")
                    .config("spark.driver.memory", os.environ.get("CAREJOURNEY_SPARK_DRIVER_MEMORY", "2g"))
                    .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     builder = builder.config("spark.sql.session.timeZone", "UTC")
     try:
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
+        if not remote:
+            session.sparkContext.setLogLevel("ERROR")
+        return session
     except Exception as exc:
         raise EngineError(f"Spark did not start ({type(exc).__name__}: {exc}). Spark 4.0 needs Java 17: "
                           f"set JAVA_HOME (tried {home or 'none'}).") from None
