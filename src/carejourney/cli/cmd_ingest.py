@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
             stg = suppress(by_stage, CellRules(counts=("people",)), k)
             files = [{"source": x.source, "path": x.path, "read": int(x.rows_read), "loaded": int(x.rows_loaded),
                       "rejected": int(x.rows_rejected), "unmapped": int(x.rows_unmapped),
-                      "ingested_at": str(x.ingested_at)} for x in rec.itertuples()]
+                      "ingested_at": f"{x.ingested_at:%Y-%m-%d %H:%M:%S}"} for x in rec.itertuples()]
             if fmt == OutputFormat.json:
                 typer.echo(json.dumps({"store": project.config.store, "engine": store.engine, "min_cell": k,
                                        "files": files, "by_source": src.records(), "by_stage": stg.records()},
