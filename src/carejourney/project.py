@@ -66,6 +66,19 @@ class Project:
         p = Path(path)
         return p if p.is_absolute() else self.root / p
 
+    def analyze(self, kind_or_spec, **fields):
+        """Run one analysis on the store; a suppressed ``Result`` (e.g. ``analyze("funnel", window="14d")``)."""
+        from .analyses._request import make_spec
+        from .analyses.base import run
+        from .analyses.context import AnalysisContext
+        from .store import open_store
+        spec = make_spec(kind_or_spec, fields)
+        store = open_store(self)
+        try:
+            return run(spec, AnalysisContext.from_store(self, store))
+        finally:
+            store.close()
+
     def touchpoint_catalog(self) -> dict:
         """Every touchpoint across journeys, by id (the first definition wins; they must agree on stage)."""
         catalog = {}

@@ -38,12 +38,20 @@ class CellRules:
     derived:  column -> count columns it was computed from (rates, medians, intervals).
     pairs:    (larger, smaller) count columns whose difference is itself a count of people.
     groups:   key columns; rows sharing them add up to a total that is shown (complementary rule).
+    sums:     (total, (parts...)) columns of one row with total = sum(parts): when one of them is
+              suppressed, the smallest other non-zero one is too (complementary rule within a row).
+    carry:    (column, next_column): rows sharing the ``sequence`` key columns are consecutive
+              steps in frame order, and ``next_column`` of a row repeats ``column`` of the row
+              before (a funnel's "previous step"); either suppressed → both suppressed.
     """
 
     counts: tuple[str, ...] = ()
     derived: dict[str, tuple[str, ...]] = field(default_factory=dict)
     pairs: tuple[tuple[str, str], ...] = ()
     groups: tuple[str, ...] | None = None
+    sums: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    carry: tuple[tuple[str, str], ...] = ()
+    sequence: tuple[str, ...] = ()
 
 
 class Suppressed:
@@ -132,6 +140,7 @@ def suppress(frame: pd.DataFrame, rules: CellRules, k: int) -> Suppressed:
                 changed = True
         if rules.groups is not None:
             changed |= _complement(df, mask, rules, k)
+        changed |= _within_rows(df, mask, rules)
     for col, deps in rules.derived.items():
         if col not in df:
             continue
@@ -167,4 +176,31 @@ def _complement(df: pd.DataFrame, mask: pd.DataFrame, rules: CellRules, k: int) 
             pick = min(candidates, key=lambda i: vals[i])
             mask.at[pick, c] = True
             changed = True
+    return changed
+
+
+def _within_rows(df: pd.DataFrame, mask: pd.DataFrame, rules: CellRules) -> bool:
+    """The ``sums`` and ``carry`` rules (see :class:`CellRules`)."""
+    changed = False
+    for total, parts in rules.sums:
+        cols = [c for c in (total, *parts) if c in df]
+        for i in df.index:
+            if sum(bool(mask.at[i, c]) for c in cols) != 1:
+                continue
+            vals = {c: pd.to_numeric(pd.Series([df.at[i, c]]), errors="coerce").iloc[0] for c in cols}
+            open_ = [c for c in cols if not mask.at[i, c] and (vals[c] or 0) > 0]
+            if open_:  # prefer a part over the total, then the smallest
+                mask.at[i, min(open_, key=lambda c: (c == total, vals[c]))] = True
+                changed = True
+    if rules.carry:
+        keys = [c for c in rules.sequence if c in df]
+        by = keys[0] if len(keys) == 1 else keys
+        grouped = df.groupby(by, dropna=False, sort=False).groups.values() if keys else [df.index]
+        for idx in grouped:
+            idx = list(idx)
+            for a, b in zip(idx, idx[1:]):
+                for col, nxt in rules.carry:
+                    if col in df and nxt in df and mask.at[a, col] != mask.at[b, nxt]:
+                        mask.at[a, col] = mask.at[b, nxt] = True
+                        changed = True
     return changed

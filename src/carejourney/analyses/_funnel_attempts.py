@@ -1,0 +1,210 @@
+"""The funnel's person-level work, as one lazy Ibis expression: attempts and the best attempt.
+
+Every event of the entry step starts an *attempt*. Steps are matched one at a time: for each
+attempt, step k is the earliest step-k event that comes after the event matched for step k-1
+(in the unit's event sequence), within the conversion window from the attempt start, within the
+step's maximum gap, and before the attempt's exclusion cap. That is one join + ``min`` per step,
+exact and identical on every engine (no engine-specific "window funnel" function).
+
+The unit's event *sequence* (``seq``) orders events by time, then by step position, then by
+event id (unique, so the order is total and the same on every engine). Ordering by step
+position makes events with equal timestamps count in step order; requiring ``seq`` to grow
+means one event fills at most one step. Times are epoch microseconds throughout (second-based
+deltas round differently on DuckDB and Spark).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+
+from ..errors import SpecError
+from ..model.journey import Journey, did_you_mean
+from .periods import epoch_us
+
+__all__ = ["step_sets", "unit_table", "local_day_us", "EVENT_FIELDS"]
+
+#: Event fields a funnel may break down by (their value on the entry event).
+EVENT_FIELDS = ("source", "source_event", "channel", "owner", "service_line", "location", "device", "status")
+
+_US = 1_000_000
+
+
+def step_sets(spec, journey: Journey) -> list[list[str]]:
+    """The steps as lists of ids (``a|b`` = either), checked against the journey."""
+    steps = spec.steps or journey.key_steps()
+    if not steps:
+        raise SpecError(f"journey '{journey.journey}' has no touchpoints marked key_step: true; "
+                        "pass the funnel steps (e.g. --steps referral_received,appointment_booked)")
+    if len(steps) < 2:
+        raise SpecError("a funnel needs at least two steps")
+    known = [s.id for s in journey.stages] if spec.steps_kind == "stage" else [t.id for t in journey.touchpoints]
+    sets = []
+    for step in steps:
+        ids = [p.strip() for p in step.split("|") if p.strip()]
+        for i in ids:
+            if i not in known:
+                raise SpecError(f"steps: unknown {spec.steps_kind} '{i}' in journey '{journey.journey}'"
+                                f"{did_you_mean(i, known)} ({spec.steps_kind}s: {', '.join(known)})")
+        sets.append(ids)
+    names = ["|".join(s) for s in sets]
+    for key in spec.max_gap:
+        if key not in names[1:]:
+            raise SpecError(f"max_gap: '{key}' is not a step after the first (steps: {', '.join(names[1:])})")
+    tps = [t.id for t in journey.touchpoints]
+    for x in spec.exclusions:
+        if x.event not in tps:
+            raise SpecError(f"exclusions: unknown touchpoint '{x.event}'{did_you_mean(x.event, tps)}")
+        if x.after is not None and x.after not in names:
+            raise SpecError(f"exclusions: after '{x.after}' is not a step (steps: {', '.join(names)})")
+    if spec.order == "unordered":
+        flat = [i for s in sets for i in s]
+        if len(flat) != len(set(flat)):
+            raise SpecError("an unordered funnel needs steps that do not share touchpoints or stages")
+        if spec.max_gap or spec.open or any(x.after not in (None, names[0]) for x in spec.exclusions):
+            raise SpecError("unordered funnels take no max_gap, no open entry and exclusions only after the first step")
+    return sets
+
+
+def local_day_us(day: date, tz: str) -> int:
+    """Epoch microseconds (UTC) of local midnight starting ``day`` in ``tz``."""
+    local = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
+    return int((local.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
+
+
+def _events(spec, ctx, sets: list[list[str]]) -> ir.Table:
+    ev = ctx.journey_events(spec.journey, spec.segment)
+    if spec.unit == "episode":
+        ev = ev.filter(ev.episode_id.notnull())
+    if spec.order != "strict":  # strict needs every journey event to see what comes in between
+        col = ev.touchpoint if spec.steps_kind == "touchpoint" else ev.stage
+        wanted = col.isin([i for s in sets for i in s])
+        excl = [x.event for x in spec.exclusions]
+        ev = ev.filter(wanted | ev.touchpoint.isin(excl) if excl else wanted)
+    col = ev.touchpoint if spec.steps_kind == "touchpoint" else ev.stage
+    key = ev.person_key.concat("\x1f", ev.episode_id) if spec.unit == "episode" else ev.person_key
+    rank = ibis.cases(*[(col.isin(s), i) for i, s in enumerate(sets)], else_=len(sets))
+    by = spec.by if spec.by in EVENT_FIELDS else None
+    ev = ev.mutate(unit_key=key, us=epoch_us(ev.ts), rank=rank, step_col=col,
+                   by_value=ev[by].cast("string") if by else ibis.null("string"))
+    w = ibis.window(group_by=ev.unit_key, order_by=[ev.us, ev.rank, ev.event_id])
+    ev = ev.mutate(seq=ibis.row_number().over(w))
+    return ev.select("unit_key", "person_key", "ts", "us", "seq", "step_col", "touchpoint", "by_value")
+
+
+def _starts(spec, ev: ir.Table, sets, n: int, tz: str) -> ir.Table:
+    """Attempt starts: entry-step events (any step's in open funnels), date range applied."""
+    parts = []
+    for j, ids in enumerate(sets if spec.open else sets[:1]):
+        e = ev.filter(ev.step_col.isin(ids))
+        cols = {"unit_key": e.unit_key, "person_key": e.person_key, "start": ibis.literal(j, "int64"),
+                "aid": e.seq, "start_us": e.us, "start_ts": e.ts, "by_value": e.by_value}
+        for k in range(n):
+            cols[f"s{k}"] = e.seq if k == j else ibis.null("int64")
+            cols[f"u{k}"] = e.us if k == j else ibis.null("int64")
+        parts.append(e.select(**cols))
+    starts = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    if spec.date_from is not None:
+        starts = starts.filter(starts.start_us >= local_day_us(spec.date_from, tz))
+    if spec.date_to is not None:
+        starts = starts.filter(starts.start_us < local_day_us(spec.date_to + timedelta(days=1), tz))
+    if spec.open:  # only the unit's earliest funnel step counts as its entry
+        entry = starts.group_by(starts.unit_key.name("e_unit")).aggregate(e_start=starts.start.min())
+        starts = starts.join(entry, [starts.unit_key == entry.e_unit, starts.start == entry.e_start])
+        starts = starts.drop("e_unit", "e_start")
+    return starts
+
+
+def _extend(a: ir.Table, c: ir.Table, cond: list, **mins) -> ir.Table:
+    """Per attempt, the minimum of candidate columns over the candidates meeting ``cond``.
+
+    The join is on the unit key alone (a hash join on every engine; extra ON conditions make
+    DuckDB fall back to a nested-loop join) and ``cond`` filters inside the aggregate. Grouping
+    by every attempt column, instead of aggregating and joining back, references the attempts
+    once per step, so the plan grows linearly with the number of steps.
+    """
+    j = a.left_join(c, a.unit_key == c.c_unit)
+    ok = cond[0]
+    for extra in cond[1:]:
+        ok = ok & extra
+    return j.group_by([j[name] for name in a.columns]).aggregate(
+        **{k: ibis.cases((ok, j[v]), else_=ibis.null(j[v].type())).min() for k, v in mins.items()})
+
+
+def _cap(a: ir.Table, ev: ir.Table, events: list[str], m: int) -> ir.Table:
+    """Lower the attempts' exclusion cap: the earliest exclusion event at/after step m's time."""
+    anchor = ibis.cases((a.start > m, a.start_us), else_=a[f"u{m}"])
+    x = ev.filter(ev.touchpoint.isin(events)).select(x_unit=ev.unit_key, x_us=ev.us)
+    x = x.rename(c_unit="x_unit")
+    a = _extend(a, x, [x.x_us >= anchor], c_us="x_us")
+    cap = ibis.cases((a.cap.isnull(), a.c_us), (a.c_us.isnull(), a.cap),
+                     (a.c_us < a.cap, a.c_us), else_=a.cap)
+    return a.mutate(cap=cap).drop("c_us")
+
+
+def _step(spec, a: ir.Table, ev: ir.Table, ids: list[str], k: int, window_us: int, gap_us: int | None) -> ir.Table:
+    """Match step k for every attempt that can still extend (one join + min)."""
+    c = ev.filter(ev.step_col.isin(ids)).select(c_unit=ev.unit_key, c_seq=ev.seq, c_us=ev.us)
+    if spec.order == "unordered":
+        prev_s, prev_u = a.s0, a.u0
+        cond = [c.c_seq > prev_s]
+    else:
+        prev_s, prev_u = a[f"s{k-1}"], a[f"u{k-1}"]
+        cond = [a[f"s{k}"].isnull(), c.c_seq == prev_s + 1 if spec.order == "strict" else c.c_seq > prev_s]
+    cond += [c.c_us <= a.start_us + window_us, a.cap.isnull() | (c.c_us < a.cap)]
+    if gap_us is not None:
+        cond.append(c.c_us <= prev_u + gap_us)
+    a = _extend(a, c, cond, h_seq="c_seq", h_us="c_us")
+    return a.mutate(**{f"s{k}": ibis.coalesce(a[f"s{k}"], a.h_seq),
+                       f"u{k}": ibis.coalesce(a[f"u{k}"], a.h_us)}).drop("h_seq", "h_us")
+
+
+def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
+    """One row per unit: its best attempt (furthest step, then earliest start).
+
+    Columns: unit_key, person_key, start (0-based entry step), furthest (0-based), r0..r{n-1}
+    (epoch µs at which each step was reached; the unordered reach time is the latest of the
+    steps so far), start_ts, by_value (entry event's field), deadline_us, and ``as_of``'s one
+    column ``as_of_us`` (a one-row table: a scalar reduction of ``ctx.events`` used inside this
+    expression would be re-bound by Ibis to the filtered rows).
+    """
+    n = len(sets)
+    names = ["|".join(s) for s in sets]
+    window_us = int(spec.window.total_seconds() * _US)
+    ev = _events(spec, ctx, sets)
+    a = _starts(spec, ev, sets, n, ctx.timezone).mutate(cap=ibis.null("int64"))
+    after = {}
+    for x in spec.exclusions:
+        after.setdefault(names.index(x.after) if x.after else 0, []).append(x.event)
+    for k in range(n):
+        if k:
+            gap = spec.max_gap.get(names[k])
+            a = _step(spec, a, ev, sets[k], k, window_us, int(gap.total_seconds() * _US) if gap else None)
+        if k in after:
+            a = _cap(a, ev, after[k], k)
+    # furthest step reached: the last of a run of matched steps starting at the entry step
+    furthest = a.start
+    for k in range(1, n):
+        furthest = ibis.cases((a[f"u{k}"].notnull() & (furthest == k - 1), k), else_=furthest)
+    reach = {}
+    for k in range(n):
+        reach[f"r{k}"] = (ibis.greatest(*[a[f"u{i}"] for i in range(k + 1)]) if spec.order == "unordered" and k
+                          else a[f"u{k}"])
+    a = a.mutate(furthest=furthest, **reach)
+    best = a.mutate(_rn=ibis.row_number().over(group_by=a.unit_key,
+                                               order_by=[a.furthest.desc(), a.start_us, a.aid]))
+    best = best.filter(best._rn == 0)
+    # when the next step could still arrive: end of the window, the step's gap, the exclusion cap
+    deadline = best.start_us + window_us
+    for k in range(1, n):
+        gap = spec.max_gap.get(names[k])
+        if gap is not None:
+            limit = best[f"r{k-1}"] + int(gap.total_seconds() * _US)
+            deadline = ibis.cases((best.furthest == k - 1, ibis.least(deadline, limit)), else_=deadline)
+    deadline = ibis.cases((best.cap.notnull() & (best.cap < deadline), best.cap), else_=deadline)
+    best = best.select("unit_key", "person_key", "start", "furthest", *reach, "start_ts",
+                       by_value=best.by_value, deadline_us=deadline)
+    return best.cross_join(as_of)
