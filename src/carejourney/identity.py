@@ -2,38 +2,103 @@
 
 Every source identifier is a keyed hash (``subject_key``); sources that carry two identifiers
 (a lead form with email and phone, a FHIR Patient with an MRN) add *links* between them. A
-person is a connected component of the link graph. Components are found **in the engine** by
-label propagation (each key repeatedly takes the smallest label among itself and its
-neighbours until nothing changes), so it scales with the engine; the person key is the
-component's smallest subject key — itself a keyed hash, never a raw identifier.
+person is a connected component of the link graph (a union-find over keyed hashes), found
+**in the engine** so it scales with the engine:
+
+1. keys get dense integer ids (joins on integers, not 32-character strings);
+2. every key starts with the smallest id among itself and its neighbours;
+3. each round, every key *hooks* to its smallest neighbour; *pointer jumping* (parent ←
+   parent of parent, until nothing moves) turns those trees into stars; then the graph is
+   *contracted* to the star roots and the next round works on that much smaller graph;
+4. stop when no edge is left between different roots, and compose the rounds' maps.
+
+Plain min-label propagation needs as many rounds as the longest path in a component (a chain
+of 2,000 keys: 2,000 rounds); hooking + contraction needs O(log n) rounds.
+
+The person key is the component's smallest subject key — itself a keyed hash, never a raw
+identifier. Raw keys (emails, phones, MRNs) never reach this module: ingest hashes them first.
 """
 
 from __future__ import annotations
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 
 __all__ = ["resolve_components", "rebuild_identity", "match_rates"]
 
-_MAX_ROUNDS = 50
+_MAX_ROUNDS = 64
 
 
-def resolve_components(links: ibis.Table) -> ibis.Table:
-    """subject_key → person_key for every key that appears in ``links`` (key_a, key_b)."""
-    edges = links.select(a=links.key_a, b=links.key_b).filter(lambda t: t.a.notnull() & t.b.notnull())
-    both = edges.union(edges.select(a=edges.b, b=edges.a), distinct=True)
-    labels = both.group_by("a").aggregate(label=ibis.least(both.a.min(), both.b.min())).rename(key="a")
-    labels = labels.cache()
+class _Held:
+    """Intermediate tables materialised in the engine; released when stitching is done."""
+
+    def __init__(self):
+        self.tables = []
+
+    def cache(self, t: ir.Table) -> ir.Table:
+        t = t.cache()
+        self.tables.append(t)
+        return t
+
+    def release(self) -> None:
+        for t in self.tables:
+            t.release()
+        self.tables.clear()
+
+
+def _roots(parent: ir.Table, held: _Held) -> ir.Table:
+    """Pointer jumping: parent(u) ← parent(parent(u)) until every tree is a star."""
     for _ in range(_MAX_ROUNDS):
-        j = both.join(labels, both.b == labels.key)
-        neighbour = j.group_by(j.a).aggregate(nl=j.label.min())
-        upd = labels.left_join(neighbour, labels.key == neighbour.a)
-        new = upd.select(key=upd.key, label=ibis.least(upd.label, ibis.coalesce(upd.nl, upd.label))).cache()
-        changed = new.join(labels, "key").filter(lambda t: t.label != t.label_right).count().execute()
-        labels = new
-        if changed == 0:
+        p = parent.select(pu=parent.u, ph=parent.h)
+        j = parent.join(p, parent.h == p.pu)
+        parent = held.cache(j.select(u=j.u, h=j.ph, moved=j.ph != j.h))
+        if parent.filter(parent.moved).count().execute() == 0:
             break
-    return labels.select(subject_key=labels.key, person_key=labels.label)
+    return parent.select("u", "h")
+
+
+def resolve_components(links: ir.Table) -> ir.Table:
+    """subject_key → person_key for every key that appears in ``links`` (key_a, key_b)."""
+    return _components(links, _Held())
+
+
+def _components(links: ir.Table, held: _Held) -> ir.Table:
+    """Connected components by hooking and contraction (in the engine; O(log n) rounds).
+
+    Each round, every node of the current graph hooks to its smallest neighbour (or itself
+    if it is the smallest), pointer jumping turns the resulting forest into stars, and the
+    graph is contracted to its roots. Local minima are the only roots left, so the graph at
+    least halves in practice each round; components of a few keys finish in one round.
+    """
+    e = links.select(a=links.key_a, b=links.key_b)
+    e = e.filter(e.a.notnull() & e.b.notnull())
+    keys = e.select(k=e.a).union(e.select(k=e.b), distinct=True)
+    ids = held.cache(keys.mutate(i=ibis.row_number().over(order_by=keys.k)))
+    ia, ib = ids.view(), ids.view()
+    ea = e.join(ia, e.a == ia.k).select(b=e.b, a=ia.i)
+    pairs = ea.join(ib, ea.b == ib.k).select(a=ea.a, b=ib.i)
+    pairs = pairs.filter(pairs.a != pairs.b)
+    edges = held.cache(pairs.union(pairs.select(a=pairs.b, b=pairs.a), distinct=True))
+    maps = []
+    for _ in range(_MAX_ROUNDS):
+        if edges.count().execute() == 0:
+            break
+        hook = edges.group_by(u=edges.a).aggregate(h=ibis.least(edges.a.min(), edges.b.min()))
+        root = held.cache(_roots(held.cache(hook), held))
+        maps.append(root)
+        ra, rb = root.view(), root.view()
+        ja = edges.join(ra, edges.a == ra.u).select(b=edges.b, a=ra.h)
+        jb = ja.join(rb, ja.b == rb.u).select(a=ja.a, b=rb.h)
+        edges = held.cache(jb.filter(jb.a != jb.b).distinct())
+    # compose the rounds' maps: node -> root of round 0 -> root of round 1 -> ...
+    label = ids.select(u=ids.i, h=ids.i)
+    for m in maps:
+        j = label.left_join(m, label.h == m.u)
+        label = held.cache(j.select(u=j.u, h=ibis.coalesce(j.h_right, j.h)))
+    by_id, person = ids.view(), ids.view()
+    out = label.join(by_id, label.u == by_id.i).select(subject_key=by_id.k, h=label.h)
+    return out.join(person, out.h == person.i).select(subject_key=out.subject_key, person_key=person.k)
 
 
 def rebuild_identity(store) -> int:
@@ -43,13 +108,22 @@ def rebuild_identity(store) -> int:
         store.replace_identity(pa.table({"subject_key": pa.array([], pa.string()),
                                          "person_key": pa.array([], pa.string())}))
         return 0
-    mapping = resolve_components(links).to_pyarrow()
+    held = _Held()
+    try:
+        mapping = _components(links, held).to_pyarrow()
+    finally:
+        held.release()
     store.replace_identity(mapping)
     return mapping.num_rows
 
 
-def match_rates(store) -> "list[dict]":
-    """Per pair of sources: how many of A's subjects share a person with some subject of B."""
+def match_rates(store) -> list[dict]:
+    """Per ordered pair of sources (A, B): of A's people, how many also appear in B.
+
+    ``total`` = people with events from A; ``matched`` = those of them who also have events
+    from B (after stitching); ``rate`` = matched / total. Raw counts: callers showing them to
+    anyone must suppress small cells (the CLI does, via :func:`carejourney.privacy.suppress`).
+    """
     ev = store.events()
     per = ev.select("person_key", "source").distinct()
     a, b = per.view(), per.view()
@@ -57,6 +131,13 @@ def match_rates(store) -> "list[dict]":
     counts = pairs.group_by(src_a=pairs.source, src_b=pairs.source_right).aggregate(
         matched=pairs.person_key.nunique())
     totals = per.group_by("source").aggregate(total=per.person_key.nunique())
-    out = counts.join(totals, counts.src_a == totals.source).select(
-        "src_a", "src_b", "matched", "total").order_by(["src_a", "src_b"])
-    return out.to_pandas().to_dict("records")
+    srcs = totals.select(src=totals.source)
+    grid = totals.cross_join(srcs).filter(lambda t: t.source != t.src)
+    grid = grid.select(src_a=grid.source, src_b=grid.src, total=grid.total)
+    out = grid.left_join(counts, (grid.src_a == counts.src_a) & (grid.src_b == counts.src_b))
+    out = out.select(src_a=out.src_a, src_b=out.src_b, matched=ibis.coalesce(out.matched, 0), total=out.total)
+    rows = out.order_by(["src_a", "src_b"]).to_pyarrow().to_pylist()
+    for r in rows:
+        r["matched"], r["total"] = int(r["matched"]), int(r["total"])
+        r["rate"] = r["matched"] / r["total"] if r["total"] else None
+    return rows

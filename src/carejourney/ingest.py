@@ -65,10 +65,18 @@ def project_key(project) -> bytes:
 
 
 def expand_paths(project, pattern: str) -> list[Path]:
-    """Files matching a path or glob (relative to the project folder), sorted."""
+    """Files matching a path or glob (relative to the project folder), sorted. A folder means
+    the data files directly in it (e.g. a FHIR Bulk export folder of *.ndjson)."""
     full = str(project.resolve(pattern))
+    if Path(full).is_dir():
+        return sorted(p for p in Path(full).iterdir() if p.is_file() and not p.name.startswith(".")
+                      and p.name.lower().endswith(_DATA_SUFFIXES))
     matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
     return matches
+
+
+_DATA_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz", ".csv", ".csv.gz",
+                  ".tsv", ".parquet", ".pq")
 
 
 def _sha256(path: Path) -> str:
@@ -77,6 +85,18 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _shown_path(spec: SourceSpec, rel: str, digest: str) -> str:
+    """The path kept in receipts. Per-patient FHIR Bundles are often named after the patient
+    (Synthea: ``Given_Family_<uuid>.json``), so by default (option ``redact_file_names``, on for
+    ``kind: fhir`` .json files) the file name is replaced by a content hash."""
+    name = Path(rel).name
+    default = spec.kind == "fhir" and name.lower().endswith((".json", ".json.gz"))
+    if not spec.options.get("redact_file_names", default):
+        return rel
+    suffix = "".join(Path(name).suffixes[-2:]) if name.lower().endswith(".gz") else Path(name).suffix
+    return str(Path(rel).parent / f"file-{digest[:16]}{suffix}")
 
 
 def _rel(project, path: Path) -> str:
@@ -91,8 +111,8 @@ def ingest_file(project, store: Store, spec: SourceSpec, path: Path, *, key: byt
     """Ingest one file of one source. Idempotent and atomic."""
     if not path.is_file():
         raise IngestError(f"{path}: no such file (source '{spec.name}', path '{spec.path}')")
-    rel = _rel(project, path)
     digest = _sha256(path)
+    rel = _shown_path(spec, _rel(project, path), digest)
     config_hash = hashlib.sha256(spec.model_dump_json().encode() + _journey_hash(project).encode()).hexdigest()[:16]
     file_id = hashlib.sha256(f"{spec.name}|{rel}|{digest}|{config_hash}".encode()).hexdigest()[:20]
     previous = store.receipt_for(spec.name, rel)
