@@ -126,14 +126,14 @@ class Store:
 
     def _write_duckdb(self, batch: WriteBatch) -> None:
         raw = self.con.con
-        old = [batch.file_id, *batch.replaces]
         raw.execute("BEGIN TRANSACTION")
         try:
-            for name in SCHEMAS:
-                if name == "identity":
-                    continue
-                if "file_id" in SCHEMAS[name].names:
-                    raw.execute(f"DELETE FROM {name} WHERE file_id IN (SELECT unnest(?::VARCHAR[]))", [old])
+            # A file id is a hash of content and settings, so only superseded versions can have
+            # rows: with nothing to replace there is nothing to delete (and no table to scan).
+            for name in SCHEMAS if batch.replaces else ():
+                if name != "identity" and "file_id" in SCHEMAS[name].names:
+                    raw.execute(f"DELETE FROM {name} WHERE file_id IN (SELECT unnest(?::VARCHAR[]))",
+                                [list(batch.replaces)])
             for name, table in batch.tables.items():
                 arrow = _conform(name, table)
                 raw.register("_cj_batch", arrow)
