@@ -1,1 +1,2 @@
-"""Voice of the patient: feedback enrichment (scrub, sentiment, topics) and content audit."""
+"""Voice of the patient at ingest: sentiment scorers (``scoring``), the topic taxonomy
+(``topics``) and feedback enrichment (``enrich``: scrub, score, tag, place on the journey)."""
