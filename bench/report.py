@@ -1,0 +1,133 @@
+"""Benchmark: how long the journey report takes, and how big it gets, for N people.
+
+Builds a throw-away project whose DuckDB store is filled directly with SQL (N people walking a
+7-touchpoint journey with drop-off, ~4-5 events each — the ingest pipeline has its own
+benchmark), then times ``build_report``: total wall time, time inside the analyses
+(``Result.elapsed``), time to render the HTML, and the HTML size.
+
+    python bench/report.py --people 1000000 [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from carejourney.project import load_project
+from carejourney.store import Store, connect
+
+JOURNEY = """\
+journey: care
+title: Specialty care (benchmark)
+kind: specialty
+stages:
+  - {id: awareness, owner: marketing}
+  - {id: access, owner: patient_access, target: {conversion: 0.6, median: 3d}}
+  - {id: pre_visit, owner: operations, target: {conversion: 0.8}}
+  - {id: care, owner: clinical, target: {median: 14d, p90: 30d}}
+  - {id: post_visit, owner: billing}
+touchpoints:
+  - {id: site_visit, stage: awareness, channel: digital, repeatable: true, key_step: true}
+  - {id: referral_received, stage: access, channel: referral, optional: true}
+  - {id: appointment_booked, stage: access, channel: phone, key_step: true}
+  - {id: reminder_sent, stage: pre_visit, channel: mail, optional: true}
+  - {id: intake_completed, stage: pre_visit, channel: digital, key_step: true}
+  - {id: visit_completed, stage: care, channel: in_person, key_step: true}
+  - {id: bill_sent, stage: post_visit, channel: mail}
+moments:
+  access: {doing: "Calls to book", thinking: "Will my insurance cover this?", feeling: anxious, mood: -2}
+  care: {doing: "Sees the specialist", feeling: reassured, mood: 1}
+segments:
+  - {id: senior, where: {age_band: {in: ["65-74", "75-89", "90+"]}}}
+  - {id: adult, where: {age_band: {not_in: ["0-17", "65-74", "75-89", "90+"]}}}
+delays:
+  - {id: booking_to_visit, from: appointment_booked, to: visit_completed, target: {median: 14d}}
+"""
+
+# (step, touchpoint, stage, channel, probability of reaching it from the previous step, mean days)
+STEPS = [(0, "site_visit", "awareness", "digital", 1.0, 0), (1, "referral_received", "access", "referral", 0.9, 2),
+         (2, "appointment_booked", "access", "phone", 0.7, 3), (3, "reminder_sent", "pre_visit", "mail", 0.9, 5),
+         (4, "intake_completed", "pre_visit", "digital", 0.85, 2), (5, "visit_completed", "care", "in_person", 0.8, 7),
+         (6, "bill_sent", "post_visit", "mail", 0.9, 6)]
+
+
+def build(root: Path, people: int) -> None:
+    (root / "journeys").mkdir(parents=True)
+    (root / "carejourney.yml").write_text("name: bench_report\ntimezone: UTC\n")
+    (root / "journeys" / "care.yml").write_text(JOURNEY)
+    con = connect("duckdb:///target/carejourney.duckdb", root)
+    Store(con)  # creates the canonical tables
+    raw = con.con
+    values = ", ".join(f"({k}, '{tp}', '{st}', '{ch}', {p}, {d})" for k, tp, st, ch, p, d in STEPS)
+    raw.execute(f"""
+        CREATE TEMP TABLE steps AS SELECT * FROM (VALUES {values}) s(k, tp, stage, channel, p, days);
+        CREATE TEMP TABLE ppl AS
+          SELECT i, 'P' || i AS subject_key, TIMESTAMP '2026-01-01' + to_seconds((random() * 180 * 86400)::BIGINT) AS t0,
+                 (['18-34','35-49','50-64','65-74','75-89'])[1 + (i % 5)::INT] AS age_band,
+                 (['en','es','zh','vi'])[1 + (hash(i) % 4)::INT] AS language
+          FROM range({people}) t(i);
+        INSERT INTO subjects (subject_key, age_band, language, file_id) SELECT subject_key, age_band, language, 'bench' FROM ppl;
+        CREATE TEMP TABLE walk AS
+          SELECT p.i, p.subject_key, p.t0, s.k, s.tp, s.stage, s.channel, s.days, random() < s.p AS ok
+          FROM ppl p CROSS JOIN steps s;
+        INSERT INTO events (event_id, subject_key, ts, source, touchpoint, stage, channel, file_id)
+          SELECT 'e' || i || '_' || k, subject_key,
+                 t0 + to_seconds((sum(days * 86400 * (0.3 + 1.4 * random())) OVER w)::BIGINT),
+                 'bench', tp, stage, channel, 'bench'
+          FROM (SELECT *, bool_and(ok OR k IN (1, 3)) OVER w AS alive, ok OR k NOT IN (1, 3) AS happened FROM walk
+                WINDOW w AS (PARTITION BY i ORDER BY k)) x
+          WHERE alive AND happened
+          WINDOW w AS (PARTITION BY i ORDER BY k);
+    """)
+    n = raw.execute("SELECT count(*) FROM events").fetchone()[0]
+    print(f"store: {people:,} people, {n:,} events")
+    con.disconnect()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--people", type=int, default=1_000_000)
+    ap.add_argument("--keep", type=Path, default=None, help="build the project here and keep it")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: time the report on the kept store")
+    args = ap.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="cj_bench_report_")) / "proj"
+    if not (args.reuse and args.keep and (root / "target" / "carejourney.duckdb").exists()):
+        if args.keep and root.exists():
+            shutil.rmtree(root)
+        t = time.perf_counter()
+        build(root, args.people)
+        print(f"build store: {time.perf_counter() - t:.1f} s")
+    from carejourney.analyses.base import analysis_kinds
+    from carejourney.reports.render import build_report
+    analysis_kinds()  # import the analyses outside the timing
+    project = load_project(root)
+    t = time.perf_counter()
+    report = build_report(project)
+    total = time.perf_counter() - t
+    elapsed = sum(r.elapsed for s in report.sections for v in s.views for r in v.footnotes if hasattr(r, "elapsed"))
+    out = project.target_dir / "report.html"
+    out.write_text(report.html)
+    size = out.stat().st_size
+    import plotly.offline
+    own = size - len(plotly.offline.get_plotlyjs().encode())
+    print(f"report: {total:.1f} s total = {report.timings['analyses']:.1f} s running the sections' analyses "
+          f"({elapsed:.1f} s of it inside analyses.base.run: compile + execute) + {report.timings['render']:.2f} s "
+          f"rendering the HTML; {size / 1e6:.2f} MB HTML ({own / 1e6:.2f} MB besides Plotly's bundle) -> {out}")
+    seen = {}
+    for sec in report.sections:
+        for v in sec.views:
+            for r in v.footnotes:
+                if hasattr(r, "elapsed") and id(r) not in seen:
+                    seen[id(r)] = (r.spec.kind, r.elapsed)
+    print("per analysis run (s):", ", ".join(f"{k} {e:.1f}" for k, e in sorted(seen.values(), key=lambda x: -x[1])))
+    if report.problems:
+        print("problems:", *report.problems, sep="\n  ")
+    if not args.keep:
+        shutil.rmtree(root.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Report sections: one module per view family, each registered with ``@section(order)``."""

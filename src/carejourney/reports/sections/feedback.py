@@ -1,0 +1,88 @@
+"""Feedback: what people say (surveys, reviews, portal messages) — topics, and sentiment per stage."""
+
+from __future__ import annotations
+
+from .. import charts
+from ..format import to_number
+from .base import ReportContext, Section, Unavailable, View, result_table, section, unavailable_view
+
+NO_FEEDBACK = Unavailable("no feedback has been ingested for this journey (add a survey, reviews or portal source)")
+
+
+def topics_view(ctx: ReportContext) -> View:
+    title = "Feedback topics"
+    intro = ("Themes people raise, by how many people mentioned them; green = mostly positive, red = mostly "
+             "negative, grey = mixed. Topics mentioned by too few people are hidden.")
+    if not ctx.has_feedback:
+        return unavailable_view("topics", title, NO_FEEDBACK, intro)
+    r = ctx.fetch("feedback_topics")
+    if isinstance(r, Unavailable):
+        return unavailable_view("topics", title, r, intro)
+    recs = r.records()
+    if not recs:
+        return unavailable_view("topics", title, NO_FEEDBACK, intro)
+    totals: dict[str, dict] = {}
+    for x in recs:  # a topic across stages: people add up per stage (a person may count in two stages)
+        n = ctx.fmt.safe_people(x.get("people"))
+        t = totals.setdefault(x.get("label") or x["topic"], {"people": 0.0, "weighted": 0.0, "n": 0.0})
+        if n:
+            t["people"] += n
+            s = to_number(x.get("sentiment_mean"))
+            if s is not None:
+                t["weighted"] += s * n
+                t["n"] += n
+    ranked = sorted(((k, v) for k, v in totals.items() if v["people"]), key=lambda kv: -kv[1]["people"])[:15]
+    topics = [k for k, _ in ranked]
+    counts = [v["people"] for _, v in ranked]
+    sent = [v["weighted"] / v["n"] if v["n"] else None for _, v in ranked]
+    summary = [f"{k}: " + ctx.fmt.people(n) + f" mentions by people, mean sentiment "
+               + (f"{s:+.2f}" if s is not None else "—") for k, n, s in zip(topics[:5], counts, sent)]
+    return View(id="topics", title=title, intro=intro, result=r, summary=summary,
+                figure=charts.topic_bars(ctx.fmt, topics, counts, sent) if topics else None,
+                chart_label="Bar chart of feedback topics by number of people mentioning them",
+                table=result_table(ctx, r, "Topics per stage", limit=30,
+                                   columns=["stage", "label", "people", "items", "share_negative", "sentiment_mean"],
+                                   labels={"label": "Topic", "items": "Comments", "share_negative": "Share negative",
+                                           "sentiment_mean": "Mean sentiment (-1..1)"}))
+
+
+def per_stage_view(ctx: ReportContext) -> View:
+    title = "Sentiment and ratings per stage"
+    intro = ("How positive feedback sounds at each stage (-1 to +1), with NPS (-100 to 100), CSAT (% satisfied) "
+             "and review stars where people gave them.")
+    if not ctx.has_feedback:
+        return unavailable_view("feedback", title, NO_FEEDBACK, intro)
+    r = ctx.fetch("feedback")
+    if isinstance(r, Unavailable):
+        return unavailable_view("feedback", title, r, intro)
+    if not r.records():
+        return unavailable_view("feedback", title, NO_FEEDBACK, intro)
+    return View(id="feedback", title=title, intro=intro, result=r, table=result_table(
+        ctx, r, "Feedback per stage", columns=["stage", "people", "items", "sentiment_mean", "sentiment_ci_low",
+                                               "sentiment_ci_high", "nps", "csat_pct", "stars_avg", "topic_1"],
+        labels={"items": "Comments", "sentiment_mean": "Mean sentiment", "sentiment_ci_low": "95% low",
+                "sentiment_ci_high": "95% high", "nps": "NPS", "csat_pct": "CSAT %", "stars_avg": "Stars",
+                "topic_1": "Top topic"}))
+
+
+def quotes_view(ctx: ReportContext) -> View:
+    title = "In their words"
+    intro = ("Typical comments per stage (closest to the stage's average sentiment), with names and contact "
+             "details removed. Quotes come only from stages where at least "
+             f"{ctx.fmt.k} people gave feedback.")
+    if not ctx.has_feedback:
+        return unavailable_view("quotes", title, NO_FEEDBACK, intro)
+    r = ctx.fetch("verbatims", n=2)
+    if isinstance(r, Unavailable):
+        return unavailable_view("quotes", title, r, intro)
+    if not r.records():
+        return unavailable_view("quotes", title, Unavailable("no stage has comments from enough people to quote"), intro)
+    return View(id="quotes", title=title, intro=intro, result=r, table=result_table(
+        ctx, r, "Representative comments", columns=["stage", "text", "sentiment", "cell_people"],
+        labels={"text": "Comment", "sentiment": "Sentiment (-1..1)", "cell_people": "People giving feedback here"}))
+
+
+@section(80)
+def feedback_section(ctx: ReportContext) -> Section:
+    return Section("feedback", "Feedback", "What people tell us about the journey.",
+                   [topics_view(ctx), per_stage_view(ctx), quotes_view(ctx)])

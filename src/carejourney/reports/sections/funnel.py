@@ -1,0 +1,51 @@
+"""The funnel: people reaching each key step, with the drop-off between steps."""
+
+from __future__ import annotations
+
+from .. import charts
+from .base import ReportContext, Section, Unavailable, View, result_table, section, unavailable_view
+
+COLUMNS = ["step_index", "step", "entered", "reached", "continued", "dropped", "in_progress",
+           "conversion_from_previous", "conversion_from_first", "median_days", "p90_days"]
+LABELS = {"step_index": "#", "entered": "Entered here", "reached": "Reached",
+          "continued": "Came from the previous step", "dropped": "Dropped out",
+          "in_progress": "Still within the window", "conversion_from_previous": "Conversion from previous",
+          "conversion_from_first": "Conversion from first", "median_days": "Median wait",
+          "p90_days": "90th percentile wait"}
+
+
+def _label(ctx: ReportContext, step: str) -> str:
+    names = []
+    for part in str(step).split("|"):
+        tp = next((t for t in ctx.journey.touchpoints if t.id == part), None)
+        st = next((s for s in ctx.journey.stages if s.id == part), None)
+        names.append(tp.title if tp else st.title if st else part)
+    return " or ".join(names)
+
+
+@section(20)
+def funnel_section(ctx: ReportContext) -> Section:
+    title = "Funnel of key steps"
+    intro = ("People reaching each key step of the journey (within 30 days of the first), and how many "
+             "dropped out before it. People still inside the 30-day window are not counted as dropped.")
+    r = ctx.fetch("funnel")
+    if isinstance(r, Unavailable):
+        return Section("funnel", "Funnel", "", [unavailable_view("funnel", title, r, intro)])
+    fmt = ctx.fmt
+    recs = r.records()
+    labels = [f"{x['step_index']}. {_label(ctx, x['step'])}" for x in recs]
+    fig = charts.funnel(fmt, labels, [x.get("reached") for x in recs],
+                        [x.get("conversion_from_previous") for x in recs], [x.get("dropped") for x in recs])
+    summary = []
+    for lab, x in zip(labels, recs):
+        line = lab + ": " + fmt.people(x.get("reached")) + " people reached it"
+        if x.get("step_index", 1) > 1:
+            line += (", " + fmt.rate_text(x.get("conversion_from_previous")) + " of the previous step; "
+                     + fmt.people(x.get("dropped")) + " dropped out")
+        summary.append(line + ".")
+    table = result_table(ctx, r, "Funnel of key steps", columns=COLUMNS, labels=LABELS)
+    for row, x in zip(table.rows, recs):
+        row[1] = _label(ctx, x["step"])
+    view = View(id="funnel", title=title, intro=intro, result=r, figure=fig, summary=summary, table=table,
+                chart_label="Funnel bar chart: people reaching each key step and people dropping out")
+    return Section("funnel", "Funnel", "Where people drop out of the journey.", [view])
