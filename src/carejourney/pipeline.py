@@ -72,6 +72,9 @@ def demo(folder: Path, *, people: int = 20_000, seed: int = 7, on_phase: Phase |
         say("scaffold")
         init_project(folder, template="all", name="demo_health_system", force=force)
         (folder / "sources" / "demo.yml").write_text(DEMO_SOURCES)
+        config = folder / "carejourney.yml"
+        # the specialty journey (referral → cardiology) shows the most of the planted frictions
+        config.write_text(config.read_text() + "default_journey: specialty\n")
     project = load_project(folder)
     say("synthesise")
     synthesize(project.root / "data", people=people, seed=seed)

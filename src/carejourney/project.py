@@ -50,7 +50,7 @@ class Project:
             raise ProjectError(f"{self.root / 'journeys'}: no journeys defined; add one with "
                                "`carejourney init --template primary` or write journeys/<name>.yml")
         if journey_id is None:
-            return next(iter(self.journeys.values()))
+            journey_id = self.config.default_journey or next(iter(self.journeys))
         if journey_id not in self.journeys:
             raise ProjectError(f"unknown journey '{journey_id}'{did_you_mean(journey_id, self.journeys)} "
                                f"(journeys: {', '.join(self.journeys)})")
@@ -140,6 +140,10 @@ def load_project(path: Path | str | None = None) -> Project:
                 problems.append(Problem(rel(p), None, "sources", f"source name '{s.name}' is used twice"))
             sources.append(s)
     problems.extend(_cross_checks(journeys, rel, root))
+    if config is not None and config.default_journey and journeys and config.default_journey not in journeys:
+        problems.append(Problem(PROJECT_FILE, None, "default_journey",
+                                f"unknown journey '{config.default_journey}'"
+                                f"{did_you_mean(config.default_journey, journeys)} (journeys: {', '.join(journeys)})"))
     if problems:
         raise ValidationError(problems)
     return Project(root=root, config=config, journeys=journeys, sources=sources)

@@ -24,6 +24,8 @@ name: {name}
 store: duckdb:///target/carejourney.duckdb
 # Timestamps without an offset are read in this zone; calendar periods use it too.
 timezone: {timezone}
+# Journey used when a command is given none (default: the first journeys/*.yml by name).
+# default_journey: primary
 privacy:
   # Counts of 1..min_cell-1 people are suppressed in every output (CMS cell-size policy: 11).
   min_cell: 11

@@ -47,6 +47,11 @@ class Analysis:
     spec: ClassVar[type[Spec]]
     title: ClassVar[str] = ""
 
+    def resolve(self, spec: Spec, ctx: AnalysisContext) -> Spec:
+        """Fill defaults that come from the project or journey (e.g. a journey's conversion
+        window). Runs before ``build``; the resolved spec is what the Result reports."""
+        return spec
+
     def build(self, spec: Spec, ctx: AnalysisContext) -> ir.Table:
         """The lazy Ibis expression. Must not execute anything."""
         raise NotImplementedError
@@ -143,6 +148,7 @@ def execute(spec: Spec, ctx: AnalysisContext) -> tuple[pd.DataFrame, str, float]
     """Build and execute an analysis **without** suppression (internal: friction, tests)."""
     analysis = get_analysis(spec.kind)
     start = time.perf_counter()
+    spec = analysis.resolve(spec, ctx)
     expr = analysis.build(spec, ctx)
     sql = compile_sql(expr, ctx)
     df = ctx.to_pandas(expr)
@@ -153,6 +159,7 @@ def execute(spec: Spec, ctx: AnalysisContext) -> tuple[pd.DataFrame, str, float]
 def run(spec: Spec, ctx: AnalysisContext) -> Result:
     """Execute an analysis and suppress small cells. The only way results leave analyses/."""
     analysis = get_analysis(spec.kind)
+    spec = analysis.resolve(spec, ctx)
     df, sql, elapsed = execute(spec, ctx)
     rows = suppress(df, analysis.rules(spec), ctx.min_cell)
     return Result(rows=rows, spec=spec, engine=ctx.engine, sql=sql, suppressed=rows.cells,

@@ -62,7 +62,8 @@ class FunnelSpec(Spec):
     steps: list[str] | None = Field(default=None, description="step ids in order ('a|b' = either); default: the journey's key steps")
     steps_kind: Literal["touchpoint", "stage"] = "touchpoint"
     unit: Literal["person", "episode"] = Field(default="person", description="count people, or care episodes (episode_id)")
-    window: Duration = Field(default=timedelta(days=30), description="conversion window from the first step, inclusive")
+    window: Duration | None = Field(default=None, description="conversion window from the first step, inclusive "
+                                    "(default: the journey's conversion_window)")
     max_gap: dict[str, Duration] = Field(default_factory=dict, description="step -> longest time from the previous step")
     order: Literal["ordered", "strict", "unordered"] = "ordered"
     exclusions: list[Exclusion] = Field(default_factory=list)
@@ -113,6 +114,11 @@ class Funnel(Analysis):
     kind = "funnel"
     spec = FunnelSpec
     title = "Funnel"
+
+    def resolve(self, spec: FunnelSpec, ctx: AnalysisContext) -> FunnelSpec:
+        if spec.window is None:
+            return spec.model_copy(update={"window": ctx.journey(spec.journey).conversion_window})
+        return spec
 
     def build(self, spec: FunnelSpec, ctx: AnalysisContext) -> ir.Table:
         journey = ctx.journey(spec.journey)

@@ -14,6 +14,7 @@ skipped, ``repeatable`` ones may loop).
 from __future__ import annotations
 
 import difflib
+from datetime import timedelta
 from enum import Enum
 from typing import Literal
 
@@ -167,6 +168,8 @@ class Journey(Strict):
     kind: Literal["primary", "specialty", "urgent", "elective", "custom"] = "custom"
     description: str | None = None
     service_lines: list[str] = Field(default_factory=list, description="people with an event in one of these are in the journey; empty = everyone")
+    conversion_window: Duration = Field(default=timedelta(days=30), description="default funnel conversion window "
+                                        "from the first step (e.g. 7d for urgent care, 180d for an elective procedure)")
     stages: list[Stage]
     touchpoints: list[Touchpoint]
     moments: dict[str, Moment] = Field(default_factory=dict)

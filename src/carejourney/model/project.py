@@ -45,6 +45,8 @@ class ProjectConfig(Strict):
                        description="Ibis URL of the store; relative paths are relative to the project folder")
     timezone: str = Field(default="UTC", description="IANA zone for timestamps without an offset and for calendar periods")
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    default_journey: str | None = Field(default=None, description="journey used when a command is given none "
+                                        "(default: the first journeys/*.yml file by name)")
     app_db: str = Field(default="sqlite:///target/app.sqlite", description="SQLAlchemy URL for actions, users and audit log")
     reading_grade_target: float = Field(default=8.0, description="plain-language target grade for patient-facing content")
 

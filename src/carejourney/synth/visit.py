@@ -44,6 +44,16 @@ def _coding(system: str, code: str, display: str | None = None) -> dict:
     return c
 
 
+def _encounter_class(service_line: str, *, virtual: bool, procedure: bool) -> str:
+    """v3 ActCode class as EHRs record it: joint replacement is an inpatient stay, urgent-care
+    walk-ins are emergency-class encounters (as Synthea writes them), the rest ambulatory."""
+    if virtual:
+        return "VR"
+    if procedure:
+        return "IMP"
+    return "EMER" if service_line == "urgent_care" else "AMB"
+
+
 class VisitSteps:
     """Mixin for :class:`~.walk.Walker`: appointments and everything after them."""
 
@@ -211,7 +221,8 @@ class VisitSteps:
         code, display = _PROC if procedure else (_ENC_TYPE[sl] if new or walk_in else _FOLLOW)
         virtual = not new and not procedure and not walk_in and rnd.random() < 0.15
         enc = {"resourceType": "Encounter", "id": enc_id, "status": "finished",
-               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR" if virtual else "AMB"},
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": _encounter_class(
+                   sl, virtual=virtual, procedure=procedure)},
                "type": bb["type"] if bb else [{"coding": [{"system": "http://snomed.info/sct", "code": code,
                                                            "display": display}], "text": display}],
                "serviceType": _coding(EXT + "service-line", sl), "subject": {"reference": ref},

@@ -26,8 +26,9 @@ def _label(ctx: ReportContext, step: str) -> str:
 @section(20)
 def funnel_section(ctx: ReportContext) -> Section:
     title = "Funnel of key steps"
-    intro = ("People reaching each key step of the journey (within 30 days of the first), and how many "
-             "dropped out before it. People still inside the 30-day window are not counted as dropped.")
+    days = f"{ctx.journey.conversion_window.total_seconds() / 86400:g}"
+    intro = (f"People reaching each key step of the journey (within {days} days of the first), and how many "
+             f"dropped out before it. People still inside the {days}-day window are not counted as dropped.")
     r = ctx.fetch("funnel")
     if isinstance(r, Unavailable):
         return Section("funnel", "Funnel", "", [unavailable_view("funnel", title, r, intro)])
