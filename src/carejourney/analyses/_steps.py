@@ -1,0 +1,206 @@
+"""Shared engine-side building blocks of the friction analyses (drivers, equity, targets, handoffs).
+
+A *step* is a pair of touchpoints ``(a, b)``: a person *enters* the step at their first ``a``
+event and *converts* when their first ``b`` event at or after that comes within the window;
+the *delay* is the time between the two. Everything here builds lazy Ibis expressions only
+(nothing is executed), so the same code runs on DuckDB and Spark.
+
+*Dimensions* describe a person (or their step) as strings, so that every dimension can be
+stacked into one long ``(step, dimension, value)`` table with a single cross join instead of
+one scan per dimension.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+import ibis
+import ibis.expr.types as ir
+
+from ..model.events import NEEDS
+from ..model.journey import Journey
+
+__all__ = ["resolve_steps", "step_key", "pair_table", "step_table", "person_dims", "stack_dims",
+           "delay_bin", "BINS_PER_DOUBLING", "PERSON_DIMS", "STEP_DIMS", "ALL_DIMS", "local_ts",
+           "LEAD_TIME_BUCKETS", "US_PER_HOUR", "weekday_name", "booked_outcome_statuses"]
+
+US_PER_HOUR = 3_600_000_000
+#: Delay histogram resolution: bin = floor(8 * log2(1 + hours)), i.e. bins ~9% wide.
+BINS_PER_DOUBLING = 8
+#: Person attributes used as dimensions (needs become "yes"/"no").
+PERSON_DIMS = ("segment", "age_band", "sex", "language", "payer_type", "zip3", *NEEDS,
+               "first_channel", "traffic_source", "first_weekday", "first_hour", "lead_time")
+#: Attributes of the event that starts the step.
+STEP_DIMS = ("location", "device", "channel", "service_line", "weekday", "weekend")
+ALL_DIMS = PERSON_DIMS + STEP_DIMS
+#: Lead time (booking → appointment) buckets, upper bounds in days.
+LEAD_TIME_BUCKETS = ((2, "0-2d"), (7, "3-7d"), (14, "8-14d"), (28, "15-28d"), (42, "29-42d"))
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_OUTCOMES = ("fulfilled", "noshow", "no_show", "cancelled", "arrived", "checked-in", "completed", "finished")
+_TRAFFIC_KEYS = ("traffic_source", "utm_source", "source_medium", "lead_source", "manual_source", "medium")
+
+
+def booked_outcome_statuses() -> tuple[str, ...]:
+    return _OUTCOMES
+
+
+def step_key(a: str, b: str) -> str:
+    return f"{a}>{b}"
+
+
+def resolve_steps(journey: Journey, steps: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """The steps to analyse: the given pairs, else the journey's default step set.
+
+    Default (deduplicated, in this order): consecutive key steps (else consecutive required
+    touchpoints); each named delay between two touchpoints (``delays:``); each
+    ``<x>_started → <x>_completed|_submitted`` pair; and, for each optional pre-visit
+    ``*_completed`` touchpoint (intake forms), the last key step before it → it.
+    """
+    if steps:
+        return [(a, b) for a, b in steps]
+    tps = [t.id for t in journey.touchpoints]
+    order = {t: i for i, t in enumerate(tps)}
+    chain = journey.key_steps()
+    if len(chain) < 2:
+        chain = [t.id for t in journey.touchpoints if not t.optional]
+    out = list(zip(chain, chain[1:]))
+    out += [(d.from_, d.to) for d in journey.delays if d.from_ in order and d.to in order]
+    for t in tps:
+        if t.endswith("_started"):
+            stem = t[: -len("_started")]
+            out += [(t, stem + end) for end in ("_completed", "_submitted") if stem + end in order]
+    for t in journey.touchpoints:
+        if t.optional and t.stage == "pre_visit" and t.id.endswith("_completed"):
+            before = [c for c in chain if order[c] < order[t.id]]
+            if before:
+                out.append((before[-1], t.id))
+    seen, result = set(), []
+    for a, b in out:
+        if a != b and (a, b) not in seen:
+            seen.add((a, b))
+            result.append((a, b))
+    return result
+
+
+def pair_table(ev: ir.Table, a: str | list[str], b: str | list[str], window: timedelta | None,
+               data_end: ir.Value | None = None) -> ir.Table:
+    """Per person entering ``a``: a_ts, b_ts (first ``b`` at/after a_ts), delay_us, converted, censored.
+
+    ``censored`` marks people whose window had not closed when the data ends (converted or not:
+    keeping early converters but not the others would bias rates upward), so analyses leave them out.
+    """
+    a_set = [a] if isinstance(a, str) else list(a)
+    b_set = [b] if isinstance(b, str) else list(b)
+    ea = ev.filter(ev.touchpoint.isin(a_set))
+    first = ea.group_by("person_key").aggregate(
+        a_ts=ea.ts.min(), a_location=ea.location.argmin(ea.ts), a_device=ea.device.argmin(ea.ts),
+        a_channel=ea.channel.argmin(ea.ts), a_service_line=ea.service_line.argmin(ea.ts))
+    eb = ev.filter(ev.touchpoint.isin(b_set)).select(pk_b="person_key", ts_b="ts")
+    j = first.inner_join(eb, (first.person_key == eb.pk_b) & (eb.ts_b >= first.a_ts))
+    reached = j.group_by(pk2=j.person_key).aggregate(b_ts=j.ts_b.min())
+    out = first.left_join(reached, first.person_key == reached.pk2).drop("pk2")
+    delay = out.b_ts.delta(out.a_ts, unit="microsecond")
+    if window is not None:
+        w_us = int(window.total_seconds() * 1_000_000)
+        converted = out.b_ts.notnull() & (delay <= w_us)
+    else:
+        converted = out.b_ts.notnull()
+    out = out.mutate(delay_us=ibis.ifelse(converted, delay, ibis.null("int64")), converted=converted)
+    if window is not None and data_end is not None:
+        open_window = out.a_ts.delta(data_end, unit="microsecond") > -int(window.total_seconds() * 1_000_000)
+        out = out.mutate(censored=open_window)
+    else:
+        out = out.mutate(censored=ibis.literal(False))
+    return out
+
+
+def step_table(ev: ir.Table, steps: list[tuple[str, str]], window: timedelta | None,
+               censor: bool = True) -> ir.Table:
+    """All steps stacked: one row per (person, step) for people who entered the step."""
+    data_end = ev.ts.max() if censor else None
+    parts = []
+    for a, b in steps:
+        t = pair_table(ev, a, b, window, data_end.as_scalar() if data_end is not None else None)
+        parts.append(t.mutate(step=ibis.literal(step_key(a, b))))
+    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+
+
+def delay_bin(delay_us: ir.IntegerValue) -> ir.IntegerValue:
+    """Log-scale histogram bin of a delay (see :data:`BINS_PER_DOUBLING`)."""
+    hours = delay_us.cast("float64") / US_PER_HOUR
+    return ((hours + 1).log2() * BINS_PER_DOUBLING).floor().cast("int64")
+
+
+@lru_cache(maxsize=16)
+def _tz_transitions(tz: str) -> tuple[tuple[object, int], ...]:
+    """(UTC instant from which an offset applies, offset seconds) for 2000–2040."""
+    import numpy as np
+    import pandas as pd
+    hours = pd.date_range("2000-01-01", "2041-01-01", freq="h", tz="UTC")
+    naive = hours.tz_localize(None)
+    off = ((hours.tz_convert(tz).tz_localize(None) - naive) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+    change = np.flatnonzero(np.diff(off)) + 1
+    rows = [(naive[0].to_pydatetime(), int(off[0]))]
+    rows += [(naive[i].to_pydatetime(), int(off[i])) for i in change]
+    return tuple(rows)
+
+
+def local_ts(ts: ir.TimestampValue, tz: str) -> ir.TimestampValue:
+    """Naive UTC → naive local time in ``tz`` (DST-aware via the zone's transitions)."""
+    rows = _tz_transitions(tz)
+    if len(rows) == 1:
+        off = rows[0][1]
+        return ts if off == 0 else ts + ibis.interval(seconds=off)
+    cases = [(ts < ibis.timestamp(rows[i + 1][0]), rows[i][1]) for i in range(len(rows) - 1)]
+    offset = ibis.cases(*cases, else_=rows[-1][1])
+    return ts + offset.as_interval("s")
+
+
+def weekday_name(ts: ir.TimestampValue, tz: str) -> ir.StringValue:
+    """Mon..Sun of a naive UTC timestamp in the project timezone."""
+    local = local_ts(ts, tz)
+    return ibis.cases(*[(local.day_of_week.index() == i, d) for i, d in enumerate(_WEEKDAYS)])
+
+
+def person_dims(ev: ir.Table, persons: ir.Table, journey: Journey, tz: str, with_segments) -> ir.Table:
+    """One row per person in ``ev``: every :data:`PERSON_DIMS` value as a string (or null)."""
+    first = ev.group_by("person_key").aggregate(f_ts=ev.ts.min(), first_channel=ev.channel.argmin(ev.ts))
+    local = local_ts(first.f_ts, tz)
+    weekday = weekday_name(first.f_ts, tz)
+    hour = local.hour().cast("string").lpad(2, "0")
+    first = first.mutate(first_weekday=weekday, first_hour=hour).drop("f_ts")
+
+    pattern = r'"(?:' + "|".join(_TRAFFIC_KEYS) + r')"\s*:\s*"([^"]+)"'
+    tr = ev.filter(ev.attrs.notnull()).mutate(src=ev.attrs.re_extract(pattern, 1))
+    tr = tr.filter(tr.src.notnull() & (tr.src != ""))
+    traffic = tr.group_by(pk_t="person_key").aggregate(traffic_source=tr.src.argmin(tr.ts))
+
+    booked = ev.filter(ev.status == "booked")
+    bk = booked.group_by(pk_b="person_key").aggregate(book_ts=booked.ts.min())
+    outc = ev.filter(ev.status.isin(list(_OUTCOMES))).select(pk_o="person_key", o_ts="ts")
+    jo = bk.inner_join(outc, (bk.pk_b == outc.pk_o) & (outc.o_ts >= bk.book_ts))
+    lead = jo.group_by("pk_b").aggregate(book_ts=jo.book_ts.min(), appt_ts=jo.o_ts.min())
+    days = lead.appt_ts.delta(lead.book_ts, unit="microsecond").cast("float64") / (US_PER_HOUR * 24)
+    bucket = ibis.cases(*[(days <= ub, label) for ub, label in LEAD_TIME_BUCKETS],
+                        else_=f">{LEAD_TIME_BUCKETS[-1][0]}d")
+    lead = lead.select(pk_l="pk_b", lead_time=bucket, book_ts="book_ts")
+
+    p = persons
+    pcols = {a: p[a].cast("string") for a in ("age_band", "sex", "language", "payer_type", "zip3")}
+    pcols.update({n: ibis.cases((p[n] == True, "yes"), (p[n] == False, "no"), else_=ibis.null("string"))  # noqa: E712
+                  for n in NEEDS})
+    pers = p.select(pk_p=p.person_key, **pcols)
+
+    out = first.left_join(pers, first.person_key == pers.pk_p).drop("pk_p")
+    out = out.left_join(traffic, out.person_key == traffic.pk_t).drop("pk_t")
+    out = out.left_join(lead, out.person_key == lead.pk_l).drop("pk_l")
+    return with_segments(out, journey)
+
+
+def stack_dims(table: ir.Table, dims: list[str]) -> ir.Table:
+    """Long form: one row per input row and dimension, with ``dimension`` and string ``value``."""
+    dim_t = ibis.memtable({"dimension": list(dims)})
+    x = table.cross_join(dim_t)
+    value = ibis.cases(*[(x.dimension == d, x[d].cast("string")) for d in dims], else_=ibis.null("string"))
+    return x.mutate(value=ibis.coalesce(value, "(unknown)"))

@@ -1,0 +1,190 @@
+"""Targets: every conversion, median / p90 delay and SLA target in the journey definition, checked.
+
+Where each target is measured (written down in docs/analyses/friction.md):
+
+- **touchpoint** ``t``: conversion = share of people at ``t`` who reach the next key step after
+  it (else the next required touchpoint); delays run from the previous key step (else previous
+  required touchpoint) to ``t``;
+- **stage** ``s``: conversion = share of people entering ``s`` who reach the next
+  stage that has a required touchpoint; delays run from the previous such stage to the first
+  event of ``s`` (a stage is entered at its required touchpoints, or any when all are optional);
+- **delay** (``delays:`` in the journey): from its ``from`` to its ``to`` touchpoint or stage.
+
+Every target becomes a proportion and a one-sided binomial test of "worse than target":
+conversion (reached / entered vs target), SLA (reached within ``within`` / entered vs share),
+median (converters within the target time / converters vs 0.5), p90 (vs 0.9). A target is
+*missed* when the observed value is worse than the target and the Benjamini-Hochberg adjusted
+p-value across all targets of the run is below ``fdr``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from scipy import stats
+
+from ..model.base import Duration, format_duration
+from ..model.journey import Journey, Target
+from ..privacy.suppression import CellRules
+from . import _stats as st
+from ._steps import US_PER_HOUR, pair_table
+from .base import Analysis, Spec, register
+from .context import AnalysisContext
+
+__all__ = ["TargetsSpec", "TargetsAnalysis", "target_checks"]
+
+DAYS_PER_MONTH = 30.4375
+
+
+class TargetsSpec(Spec):
+    kind: Literal["targets"] = "targets"
+    window: Duration = Field(default=timedelta(days=90), description="conversion window")
+    censor: bool = True
+    fdr: float = Field(default=0.05, gt=0, lt=1)
+
+
+def _chain(j: Journey) -> list[str]:
+    chain = j.key_steps()
+    return chain if len(chain) >= 2 else [t.id for t in j.touchpoints if not t.optional]
+
+
+def _ends(j: Journey, ref: str) -> list[str]:
+    """A touchpoint, or a stage's required touchpoints (all of them when every one is optional)."""
+    if ref not in {s.id for s in j.stages}:
+        return [ref]
+    tps = j.touchpoints_in(ref)
+    return [t.id for t in tps if not t.optional] or [t.id for t in tps]
+
+
+def target_checks(j: Journey) -> list[dict]:
+    """Each (where, from-set, to-set, target) the journey asks to be checked."""
+    order = {t.id: i for i, t in enumerate(j.touchpoints)}
+    chain = _chain(j)
+    checks = []
+    for t in j.touchpoints:
+        if t.target is None:
+            continue
+        nxt = [c for c in chain if order[c] > order[t.id]]
+        prv = [c for c in chain if order[c] < order[t.id]]
+        base = {"level": "touchpoint", "where": t.id, "stage": t.stage, "touchpoint": t.id, "owner": j.owner_of(t.id)}
+        if t.target.conversion is not None and nxt:
+            checks.append({**base, "from": [t.id], "to": [nxt[0]], "target": Target(conversion=t.target.conversion)})
+        if prv and (t.target.median or t.target.p90 or t.target.sla):
+            checks.append({**base, "from": [prv[-1]], "to": [t.id], "target": t.target.model_copy(update={"conversion": None})})
+    staged = [s for s in j.stages if j.touchpoints_in(s.id)]
+    required = [s for s in staged if any(not t.optional for t in j.touchpoints_in(s.id))]
+    for i, s in enumerate(staged):
+        if s.target is None:
+            continue
+        base = {"level": "stage", "where": s.id, "stage": s.id, "touchpoint": None, "owner": s.owner}
+        nxt = [r for r in required if staged.index(r) > i]
+        prv = [r for r in required if staged.index(r) < i]
+        if s.target.conversion is not None and nxt:
+            checks.append({**base, "from": _ends(j, s.id), "to": _ends(j, nxt[0].id),
+                           "target": Target(conversion=s.target.conversion)})
+        if prv and (s.target.median or s.target.p90 or s.target.sla):
+            checks.append({**base, "from": _ends(j, prv[-1].id), "to": _ends(j, s.id),
+                           "target": s.target.model_copy(update={"conversion": None})})
+    for d in j.delays:
+        if d.target is None:
+            continue
+        to_tp = _ends(j, d.to)
+        checks.append({"level": "delay", "where": d.id, "stage": j.touchpoint(to_tp[0]).stage if to_tp else None,
+                       "touchpoint": d.to if d.to in order else None,
+                       "owner": d.owner or (j.owner_of(to_tp[0]) if to_tp else None),
+                       "from": _ends(j, d.from_), "to": to_tp, "target": d.target})
+    for i, c in enumerate(checks):
+        c["check"] = i
+    return checks
+
+
+def _us(td: timedelta | None) -> int:
+    return int(td.total_seconds() * 1_000_000) if td is not None else 0
+
+
+def _build(ctx: AnalysisContext, spec: TargetsSpec) -> ir.Table:
+    j = ctx.journey(spec.journey)
+    ev = ctx.journey_events(spec.journey, spec.segment)
+    end = ev.ts.max().as_scalar() if spec.censor else None
+    parts = []
+    for c in target_checks(j):
+        t = pair_table(ev, c["from"], c["to"], spec.window, end)
+        t = t.filter(~t.censored)
+        tg: Target = c["target"]
+        within = {"median": tg.median, "p90": tg.p90, "sla": tg.sla.within if tg.sla else None}
+        aggs = {f"within_{k}": (t.converted & (t.delay_us <= _us(v))).sum().cast("int64") for k, v in within.items()}
+        parts.append(t.aggregate(
+            n=t.person_key.count(), converted=t.converted.sum().cast("int64"), **aggs,
+            median_hours=t.delay_us.median().cast("float64") / US_PER_HOUR,
+            p90_hours=t.delay_us.quantile(0.9).cast("float64") / US_PER_HOUR,
+            first_ts=t.a_ts.min(), last_ts=t.a_ts.max()).mutate(check=ibis.literal(c["check"])))
+    if not parts:
+        return ibis.memtable(pd.DataFrame({"check": pd.Series([], dtype="int64")}))
+    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+
+
+def evaluate(df: pd.DataFrame, spec: TargetsSpec, ctx: AnalysisContext) -> pd.DataFrame:
+    j = ctx.journey(spec.journey)
+    checks = {c["check"]: c for c in target_checks(j)}
+    rows = []
+    for r in df.to_dict("records"):
+        c = checks[int(r["check"])]
+        tg: Target = c["target"]
+        months = 1.0
+        if pd.notna(r.get("first_ts")) and pd.notna(r.get("last_ts")):
+            months = max((pd.Timestamp(r["last_ts"]) - pd.Timestamp(r["first_ts"])).days / DAYS_PER_MONTH, 1.0)
+        metrics = []
+        if tg.conversion is not None:
+            metrics.append(("conversion", tg.conversion, r["converted"], r["n"], tg.conversion, None))
+        if tg.sla is not None:
+            metrics.append(("sla", tg.sla.share, r["within_sla"], r["n"], tg.sla.share, format_duration(tg.sla.within)))
+        if tg.median is not None:
+            metrics.append(("median", 0.5, r["within_median"], r["converted"], format_duration(tg.median), r["median_hours"]))
+        if tg.p90 is not None:
+            metrics.append(("p90", 0.9, r["within_p90"], r["converted"], format_duration(tg.p90), r["p90_hours"]))
+        for metric, p0, x, n, shown_target, shown_actual in metrics:
+            x, n = int(x or 0), int(n or 0)
+            share = x / n if n else np.nan
+            lo, hi = st.wilson(x, n) if n else (np.nan, np.nan)
+            p = stats.binomtest(x, n, p0, alternative="less").pvalue if n else np.nan
+            rows.append({
+                "check": c["check"], "level": c["level"], "where": c["where"], "stage": c["stage"],
+                "touchpoint": c["touchpoint"], "owner": c["owner"], "from": ",".join(c["from"]),
+                "to": ",".join(c["to"]), "metric": metric, "target": str(shown_target),
+                "actual": share if metric in ("conversion", "sla") else shown_actual,
+                "share_within": share, "share_lo": lo, "share_hi": hi, "required_share": p0,
+                "n": n, "successes": x, "p": p,
+                "shortfall_per_month": max(p0 - share, 0) * n / months if n else np.nan})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out["q"] = st.bh(out["p"].to_numpy(float))
+    out["missed"] = ((out["share_within"] < out["required_share"]) & (out["q"] < spec.fdr)).fillna(False)
+    return out
+
+
+RULES = CellRules(counts=("n", "successes"), pairs=(("n", "successes"),),
+                  derived={c: ("n", "successes") for c in ("actual", "share_within", "share_lo", "share_hi",
+                                                            "p", "q", "shortfall_per_month")})
+
+
+@register
+class TargetsAnalysis(Analysis):
+    kind = "targets"
+    spec = TargetsSpec
+    title = "Targets checked"
+
+    def build(self, spec: TargetsSpec, ctx: AnalysisContext) -> ir.Table:
+        return _build(ctx, spec)
+
+    def rules(self, spec: TargetsSpec) -> CellRules:
+        return RULES
+
+    def postprocess(self, df: pd.DataFrame, spec: TargetsSpec, ctx: AnalysisContext) -> pd.DataFrame:
+        return evaluate(df, spec, ctx)
