@@ -8,31 +8,19 @@ import pytest
 
 from carejourney.synth import synthesize
 
-SOURCES = """\
-sources:
-  - {name: web, kind: ga4, path: data/web/ga4_events.jsonl}
-  - {name: crm, kind: leads, path: data/crm/leads.csv}
-  - {name: calls, kind: calls, path: data/calls/calls.csv}
-  - {name: ehr, kind: fhir, path: data/fhir/*.ndjson}
-  - {name: portal, kind: portal, path: data/portal/messages.csv}
-  - {name: survey, kind: survey, path: data/surveys/responses.csv}
-  - {name: reviews, kind: reviews, path: data/reviews/reviews.csv}
-"""
 
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
-    try:
-        from carejourney.ingest import ingest_sources
-        from carejourney.project import load_project
-        from carejourney.scaffold import init_project
-        from carejourney.store import open_store
-    except ImportError as exc:  # pragma: no cover - parts are built in parallel
-        pytest.skip(f"ingest pipeline not available yet: {exc}")
+    from carejourney.ingest import ingest_sources
+    from carejourney.pipeline import DEMO_SOURCES
+    from carejourney.project import load_project
+    from carejourney.scaffold import init_project
+    from carejourney.store import open_store
     root = tmp_path_factory.mktemp("e2e") / "proj"
     init_project(root, template="all")
     synthesize(root / "data", people=400, seed=21, workers=1)
-    (root / "sources" / "all.yml").write_text(SOURCES)
+    (root / "sources" / "all.yml").write_text(DEMO_SOURCES)
     project = load_project(root)
     receipts = ingest_sources(project)
     store = open_store(project)
