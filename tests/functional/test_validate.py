@@ -64,3 +64,11 @@ def test_conflicting_touchpoint_stage_across_journeys(make_project, capsys):
     root = make_project({"journeys/care.yml": MINI_JOURNEY, "journeys/other.yml": other})
     code, out = _validate(root, capsys)
     assert code == 2 and "reminder_sent" in out and "must mean the same stage" in out
+
+
+def test_usage_errors_exit_2_without_traceback(capsys):
+    from carejourney.cli import main
+    assert main(["export", "parquet"]) == 2
+    assert main(["no-such-command"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "parquet" in err
