@@ -8,7 +8,8 @@ Sources, per journey (see docs/analyses/friction.md for every rule in plain word
 - ``targets``: a journey target missed (one-sided test, BH-adjusted);
 - ``handoffs`` (recontact view): failure demand whose share is clearly above ``max_share``;
 - feedback topics: a journey whose feedback at a stage mentions a topic negatively clearly more
-  often than the same stage of the other journeys (built on :mod:`carejourney.analyses.feedback`).
+  often than the same stage of the other journeys, pooled and each on its own (built on
+  :mod:`carejourney.analyses.feedback`).
 
 How many people it costs per month: lost conversions ``(overall rate − group rate) × group
 entrants per month``; for delays the excess waiting days per month; for targets the people
@@ -176,8 +177,10 @@ def _feedback(ctx: AnalysisContext, cfg: FindingsConfig, months: float) -> list[
     the topic belongs to the stage (the taxonomy's stage hints): the share of that journey's items
     at that stage and source mentioning the topic negatively, against the same share at the same
     stage and source in the other journeys; two-proportion test, BH across these tests, the same
-    ``min_effect`` and support rules as the drivers — and, because care types differ in case mix, a
-    rate at least ``min_feedback_ratio`` (2) times the other journeys'.
+    ``min_effect`` and support rules as the drivers — and, because care types differ in case mix, the
+    journey must stand out against *each* other journey with enough items too: its p-value is the
+    largest of the pooled and the per-journey tests (an intersection-union test), and its rate must be
+    at least ``min_feedback_ratio`` (2) times the pooled rate and every other journey's rate.
     """
     if ctx.feedback is None:
         return []
@@ -196,15 +199,20 @@ def _feedback(ctx: AnalysisContext, cfg: FindingsConfig, months: float) -> list[
     from .voice.topics import load_taxonomy
     tax = load_taxonomy(ctx.project)
     floor = max(cfg.min_support, ctx.min_cell)
+    lines = {jid: list(ctx.journey(jid).service_lines or []) for jid in ctx.project.journeys}
+
+    def counts(sls):
+        return (items[items.service_line.isin(sls)].groupby(["stage", "source"])["n"].sum(),
+                neg[neg.service_line.isin(sls)].groupby(["stage", "source", "topic"])["x"].sum())
     tests = []
     for jid in cfg.journeys or list(ctx.project.journeys):
         j = ctx.journey(jid)
         if not j.service_lines:
             continue
-        mine_i = items[items.service_line.isin(j.service_lines)].groupby(["stage", "source"])["n"].sum()
+        mine_i, mine_x = counts(j.service_lines)
         rest_i = items[~items.service_line.isin(j.service_lines)].groupby(["stage", "source"])["n"].sum()
-        mine_x = neg[neg.service_line.isin(j.service_lines)].groupby(["stage", "source", "topic"])["x"].sum()
         rest_x = neg[~neg.service_line.isin(j.service_lines)].groupby(["stage", "source", "topic"])["x"].sum()
+        peers = [counts(sls) for pj, sls in lines.items() if pj != jid and sls and not set(sls) & set(j.service_lines)]
         for (stage, source, topic), x in mine_x.items():
             n, rn = int(mine_i.get((stage, source), 0)), int(rest_i.get((stage, source), 0))
             rx = int(rest_x.get((stage, source, topic), 0))
@@ -212,13 +220,21 @@ def _feedback(ctx: AnalysisContext, cfg: FindingsConfig, months: float) -> list[
             if n < floor or rn < floor or stage not in {s.id for s in j.stages} or (hints and stage not in hints):
                 continue
             d, lo, hi = st.newcombe(x, n, rx, rn)
-            tests.append((j, stage, source, topic, int(x), n, rx, rn, d, lo, hi, st.prop_test(int(x), n, rx, rn)[0]))
+            # case mix: the pooled rest mixes journeys whose baseline differs by design (urgent care has no
+            # appointment wait); the journey must also stand out against every other journey on its own
+            # (intersection-union: the test's p-value is the largest of the pooled and per-journey ones)
+            p, peer_rate = st.prop_test(int(x), n, rx, rn)[0], 0.0
+            for pi, px in peers:
+                pn, pxx = int(pi.get((stage, source), 0)), int(px.get((stage, source, topic), 0))
+                if pn >= floor:
+                    p, peer_rate = max(p, st.prop_test(int(x), n, pxx, pn)[0]), max(peer_rate, pxx / pn)
+            tests.append((j, stage, source, topic, int(x), n, rx, rn, d, lo, hi, peer_rate, p))
     if not tests:
         return []
     out = []
     for t, q in zip(tests, st.bh([t[-1] for t in tests])):
-        j, stage, source, topic, x, n, rx, rn, d, lo, hi, _ = t
-        if not (q < cfg.fdr and d >= cfg.min_effect and x / n >= cfg.min_feedback_ratio * rx / rn):
+        j, stage, source, topic, x, n, rx, rn, d, lo, hi, peer_rate, _ = t
+        if not (q < cfg.fdr and d >= cfg.min_effect and x / n >= cfg.min_feedback_ratio * max(rx / rn, peer_rate)):
             continue
         single = len(j.service_lines) == 1
         owner = next((tm for tm in TEAMS if tm in str(topic)), j.stage(stage).owner)

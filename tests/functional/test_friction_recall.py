@@ -162,9 +162,6 @@ def test_planted_frictions_are_recovered(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known gap (docs/analyses/friction.md, Results): with no planted friction the "
-                   "generator still produces 6 real effects (weekend visits never rebook; cardiology/orthopedics "
-                   "survey case mix) that are neither planted nor listed as calibrated in truth.json")
 def test_no_planted_friction_reports_almost_nothing(tmp_path):
     project = _project(tmp_path / "clean", "none")
     doc = json.loads((project.root / "data" / "truth.json").read_text())

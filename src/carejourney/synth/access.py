@@ -85,8 +85,12 @@ class AccessSteps:
     def referral(self, s: dict, t: float) -> None:
         rnd, r, p = self.rnd, self.r, s["p"]
         sl, loc = p["service_line"], p["location"]
-        # the primary-care visit where the referral is written
-        t = (int(t) // 86400) * 86400 + 8 * 3600 + rnd.randrange(36) * 900
+        # the primary-care visit where the referral is written: a clinic slot on a weekday, like every
+        # other office visit (a weekend visit here would be a visit type only weekends have)
+        day = int(t) // 86400
+        wd = (day + 3) % 7  # 1970-01-01 was a Thursday
+        day += 7 - wd if wd >= 5 else 0  # Saturday / Sunday → Monday
+        t = day * 86400 + 8 * 3600 + rnd.randrange(36) * 900
         self.visit_cycle(s, t - rnd.uniform(5, 30) * 86400, "phone", "primary_care", new=False, fixed_start=t,
                          depth=9)
         if not s["patient"]:

@@ -210,8 +210,8 @@ class VisitSteps:
                   based_on: str | None, depth: int, walk_in: bool) -> None:
         rnd, r, p, sink = self.rnd, self.r, s["p"], self.sink
         ref = f"Patient/{p['patient_id']}"
-        for topic, prob in _SIDE_TOPICS:
-            if rnd.random() < prob + (0.06 if topic == "price_clarity" and p["care"] == "elective" else 0.0):
+        for topic, prob in _SIDE_TOPICS:  # the same for every care type: not a friction of any journey
+            if rnd.random() < prob:
                 s["bad"].append(topic)
         bb = self.backbone.pick(rnd, sl, procedure) if self.backbone else None
         minutes = bb["minutes"] if bb else (rnd.uniform(90, 240) if procedure else rnd.uniform(15, 50))
