@@ -87,7 +87,7 @@ class Compare(Analysis):
         analysis = get_analysis(spec.analysis.kind)
         parts = []
         for name, sub in _sub_specs(spec, ctx):
-            expr = analysis.build(sub, ctx)
+            expr = analysis.build(analysis.resolve(sub, ctx), ctx)
             if "segment" in expr.columns or _COL in expr.columns:
                 raise SpecError("compare: the wrapped analysis already has a 'segment' column "
                                 "(a breakdown by segment); compare by another field")
@@ -99,7 +99,7 @@ class Compare(Analysis):
         frames, notes = [], []
         for name, sub in _sub_specs(spec, ctx):
             part = df[df[_COL] == name].drop(columns=[_COL]).reset_index(drop=True)
-            done = analysis.postprocess(part, sub, ctx)
+            done = analysis.postprocess(part, analysis.resolve(sub, ctx), ctx)
             notes += [n for n in done.attrs.get("notes", []) if n not in notes]
             frames.append(done.assign(segment=name))
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["segment"])
