@@ -1,7 +1,7 @@
 """Benchmark: ingest of a canonical events Parquet file (default 10M rows, 1M people).
 
 Reports rows/s and peak memory (RSS high-water mark of this process, which does the whole
-ingest). Baseline in the same run: a plain DuckDB ``CREATE TABLE AS SELECT * FROM
+ingest), and the machine's load average (other processes competing for the cores skew timings). Baseline in the same run: a plain DuckDB ``CREATE TABLE AS SELECT * FROM
 read_parquet`` of the same file (no de-identification, no mapping) — the floor for "just
 loading it".
 
@@ -11,6 +11,7 @@ loading it".
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import secrets
 import shutil
@@ -81,6 +82,7 @@ def main() -> None:
         con.close()
         baseline = time.perf_counter() - t0
 
+        load_before = os.getloadavg()
         project = load_project(work)
         store = open_store(project)
         t0 = time.perf_counter()
@@ -93,6 +95,8 @@ def main() -> None:
         print(f"| rows | file MB | carejourney ingest s | rows/s | DuckDB plain load s (baseline) | peak RSS GB |")
         print(f"|---:|---:|---:|---:|---:|---:|")
         print(f"| {args.rows:,} | {size_mb:,.0f} | {elapsed:.1f} | {args.rows / elapsed:,.0f} | {baseline:.1f} | {peak_gb:.2f} |")
+        print(f"load average (1 min) before / after the ingest: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} "
+              f"on {os.cpu_count()} cores")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

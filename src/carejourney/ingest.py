@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 import ibis
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +31,7 @@ from .mapping import map_touchpoints
 from .model.match import EVENT_MATCH_FIELDS
 from .model.project import SourceSpec
 from .privacy.keys import load_key
-from .privacy.pseudonymise import age_band_for_age, pseudonymise_array, zip3
+from .privacy.pseudonymise import KeyCache, age_band_for_age, dict_array, pseudonymise_array, zip3
 from .store import Store, WriteBatch, open_store
 
 __all__ = ["Receipt", "ingest_file", "ingest_sources", "ingest_paths", "expand_paths", "project_key"]
@@ -122,9 +123,44 @@ def ingest_file(project, store: Store, spec: SourceSpec, path: Path, *, key: byt
     connector = get_connector(spec.kind)
     catalog = project.touchpoint_catalog()
     ctx = ReadContext(timezone=project.timezone, spec=spec, root=project.root, touchpoints=frozenset(catalog))
-    staged = connector.read(path, ctx)
-    batch, receipt = _build_batch(project, staged, spec, rel, digest, file_id, key)
-    batch.replaces = [previous["file_id"]] if previous is not None else []
+    batches = connector.read_batches(path, ctx) if hasattr(connector, "read_batches") \
+        else iter([connector.read(path, ctx)])
+    done: list[Receipt] = []
+    batch = WriteBatch(file_id=file_id, replaces=[previous["file_id"]] if previous is not None else [],
+                       stream=_stream(project, batches, spec, rel, digest, file_id, config_hash, key, done))
+    store.write(batch)  # one transaction: every chunk, then the receipt (the stream's last chunk)
+    if restitch:
+        rebuild_identity(store)
+    return done[0]
+
+
+def _stream(project, batches, spec: SourceSpec, rel: str, digest: str, file_id: str, config_hash: str,
+            key: bytes, done: list):
+    """Tables to write, chunk by chunk (one per batch the connector reads); the last chunk holds
+    the file's links (de-duplicated across chunks) and its receipt row, appended to ``done``."""
+    cache = KeyCache()
+    rows_read = rows_rejected = unmapped = n_events = n_feedback = 0
+    reasons: dict[str, int] = {}
+    detail: dict = {}
+    links: list[pa.Table] = []
+    for staged in batches:
+        tables, counts = _build_batch(project, staged, spec, rel, file_id, key, start=n_events, cache=cache)
+        links.append(tables.pop("links"))
+        rows_read += staged.rows_read
+        rows_rejected += counts["rejected"]
+        unmapped += counts["unmapped"]
+        n_events += tables["events"].num_rows
+        n_feedback += tables["feedback"].num_rows if "feedback" in tables else 0
+        for label, k in counts["reasons"].items():
+            reasons[label] = reasons.get(label, 0) + k
+        detail.update(staged.detail)
+        del staged
+        yield tables
+    receipt = Receipt(
+        source=spec.name, kind=spec.kind, path=rel, sha256=digest, rows_read=rows_read,
+        rows_loaded=rows_read - rows_rejected, rows_rejected=rows_rejected, rows_unmapped=unmapped,
+        events=n_events, persons=cache.count_distinct_all(), feedback=n_feedback,
+        reject_reasons=reasons, detail=detail)
     receipt_row = pa.Table.from_pylist([{
         "file_id": file_id, "source": spec.name, "kind": spec.kind, "path": rel, "sha256": digest,
         "config_hash": config_hash, "ingested_at": datetime.now(timezone.utc).replace(tzinfo=None),
@@ -132,36 +168,47 @@ def ingest_file(project, store: Store, spec: SourceSpec, path: Path, *, key: byt
         "rows_rejected": receipt.rows_rejected, "rows_unmapped": receipt.rows_unmapped,
         "detail": orjson.dumps({"reject_reasons": receipt.reject_reasons, **receipt.detail}).decode(),
     }])
-    batch.tables["receipts"] = receipt_row
-    store.write(batch)
-    if restitch:
-        rebuild_identity(store)
-    return receipt
+    done.append(receipt)
+    nonempty = [t for t in links if t.num_rows]
+    last = {"receipts": receipt_row}
+    if nonempty:
+        last["links"] = pa.concat_tables(nonempty).group_by(["key_a", "key_b", "file_id"]).aggregate([])
+    yield last
 
 
 def _journey_hash(project) -> str:
     return hashlib.sha256("".join(j.model_dump_json() for j in project.journeys.values()).encode()).hexdigest()
 
 
-def _build_batch(project, staged: Staged, spec: SourceSpec, rel: str, digest: str, file_id: str,
-                 key: bytes) -> tuple[WriteBatch, Receipt]:
+def _build_batch(project, staged: Staged, spec: SourceSpec, rel: str, file_id: str, key: bytes, *,
+                 start: int = 0, cache: KeyCache | None = None) -> tuple[dict[str, pa.Table], dict]:
+    """De-identified, mapped tables for one staged chunk, and its counts for the receipt.
+
+    ``start`` is the number of events in earlier chunks of the same file (event ids number the
+    file's events); ``cache`` carries pseudonyms across chunks so each person is hashed once.
+    """
     rejects = staged.rejects
     rejected_rows = set(rejects["row_num"].to_pylist())
     if staged.rows_read < len(rejected_rows):
         raise IngestError(f"{rel}: connector '{spec.kind}' rejected more rows than it read (bug)")
     events = staged.events
     # -- pseudonymise: raw identifiers are replaced here and go no further -------------------
-    ev_keys = pseudonymise_array(key, events["id_type"], events["id_value"]) if events.num_rows else pa.array([], pa.string())
+    n = events.num_rows
+    cache = cache if cache is not None else KeyCache()
+    ev_keys = pseudonymise_array(key, events["id_type"], events["id_value"], dictionary=True, cache=cache) if n \
+        else pa.array([], pa.string())
     episode = events["episode_ref"]
-    ep_keys = pseudonymise_array(key, pa.array(["episode"] * events.num_rows, pa.string()), episode) \
-        if events.num_rows and pc.any(pc.is_valid(episode)).as_py() else pa.nulls(events.num_rows, pa.string())
-    event_ids = pc.binary_join_element_wise(pa.repeat(file_id, events.num_rows),
-                                            pc.cast(events["row_num"], pa.string()),
-                                            pc.cast(pa.array(range(events.num_rows), pa.int64()), pa.string()), ":")
+    ep_keys = pseudonymise_array(key, pa.repeat(pa.scalar("episode"), n), episode, dictionary=True) \
+        if n and pc.any(pc.is_valid(episode)).as_py() else pa.nulls(n, pa.string())
+    event_ids = pc.binary_join_element_wise(pa.scalar(file_id), pc.cast(events["row_num"], pa.string()),
+                                            pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)),
+                                                    pa.string()), ":")
     keyed = events.drop_columns(["id_type", "id_value", "episode_ref", "row_num"]).append_column(
         "subject_key", ev_keys).append_column("episode_id", ep_keys).append_column("event_id", event_ids)
+    del events, event_ids
     mapped = _map(project, keyed)
-    mapped = mapped.append_column("file_id", pa.repeat(file_id, mapped.num_rows))
+    del keyed
+    mapped = mapped.append_column("file_id", _constant(file_id, mapped.num_rows))
     subjects = _subjects(project, staged.subjects, key, file_id)
     links = _links(staged.links, key, file_id)
     feedback = _feedback(project, staged.feedback, key, file_id)
@@ -170,20 +217,18 @@ def _build_batch(project, staged: Staged, spec: SourceSpec, rel: str, digest: st
     for f, r in zip(rejects["field"].to_pylist(), rejects["reason"].to_pylist()):
         label = f"{f}: {r}"
         reasons[label] = reasons.get(label, 0) + 1
-    rows_rejected = len(rejected_rows)
-    persons = int(pc.count_distinct(ev_keys).as_py()) if events.num_rows else 0
-    receipt = Receipt(
-        source=spec.name, kind=spec.kind, path=rel, sha256=digest, rows_read=staged.rows_read,
-        rows_loaded=staged.rows_read - rows_rejected, rows_rejected=rows_rejected, rows_unmapped=unmapped,
-        events=mapped.num_rows, persons=persons, feedback=feedback.num_rows if feedback is not None else 0,
-        reject_reasons=reasons, detail=dict(staged.detail))
     rj = rejects.append_column("file_id", pa.repeat(file_id, rejects.num_rows)) \
         .append_column("source", pa.repeat(spec.name, rejects.num_rows)) \
         .append_column("path", pa.repeat(rel, rejects.num_rows))
     tables = {"events": mapped, "subjects": subjects, "links": links, "rejects": rj}
     if feedback is not None:
         tables["feedback"] = feedback
-    return WriteBatch(file_id=file_id, tables=tables), receipt
+    return tables, {"rejected": len(rejected_rows), "unmapped": unmapped, "reasons": reasons}
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    """n copies of one string as a dictionary array: 4 bytes a row instead of a copy of the text."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string()))
 
 
 _MAP_KEYS = ("touchpoint", *EVENT_MATCH_FIELDS)
@@ -200,13 +245,8 @@ def _map(project, keyed: pa.Table) -> pa.Table:
     from .model.events import SCHEMAS
     if keyed.num_rows == 0:
         return SCHEMAS["events"].to_pyarrow().empty_table().drop_columns(["file_id"])
-    filled = [pc.fill_null(keyed[c].cast(pa.string()), _NULL) for c in _MAP_KEYS]
-    combo = pc.dictionary_encode(pc.binary_join_element_wise(*filled, "\x1f"))
-    combo = combo.combine_chunks() if isinstance(combo, pa.ChunkedArray) else combo
-    parts = [v.split("\x1f") for v in combo.dictionary.to_pylist()]
-    combos = pa.table({c: pa.array([None if p[i] == _NULL else p[i] for p in parts], pa.string())
-                       for i, c in enumerate(_MAP_KEYS)})
-    combos = combos.append_column("combo_idx", pa.array(range(len(parts)), pa.int64()))
+    combo_indices, combos = _distinct_combos(keyed)
+    combos = combos.append_column("combo_idx", pa.array(np.arange(combos.num_rows, dtype=np.int64)))
     con = ibis.duckdb.connect()
     try:
         t = ibis.memtable(combos).mutate(stage=ibis.null("string"), owner=ibis.null("string"))
@@ -214,13 +254,48 @@ def _map(project, keyed: pa.Table) -> pa.Table:
     finally:
         con.disconnect()
     out = keyed
-    for col in ("touchpoint", "stage", "channel", "owner"):
-        values = pc.take(mapped[col], combo.indices)
+    for col in ("touchpoint", "stage", "channel", "owner"):  # dictionary arrays: no per-row copy of the text
+        dictionary = mapped[col].combine_chunks() if mapped.num_rows else pa.array([], pa.string())
+        values = dict_array(combo_indices, dictionary.cast(pa.string()))
         if col in out.column_names:
             out = out.set_column(out.column_names.index(col), col, values)
         else:
             out = out.append_column(col, values)
     return out
+
+
+def _distinct_combos(keyed: pa.Table) -> tuple[pa.Array, pa.Table]:
+    """Distinct combinations of the rule columns, and each row's index into them.
+
+    Each column is dictionary-encoded (nulls kept as an entry) and the per-column codes are
+    packed into one integer per row, so finding the combinations is an integer hash, not a
+    string concatenation of every row. Falls back to joined strings if the codes do not fit.
+    """
+    codes, dicts, width = None, [], 1
+    for c in _MAP_KEYS:
+        col = keyed[c].cast(pa.string())
+        enc = pc.dictionary_encode(col, null_encoding="encode")
+        enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+        card = max(len(enc.dictionary), 1)
+        if width * card >= 2 ** 62:
+            return _distinct_combos_text(keyed)
+        idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = idx * width if codes is None else codes + idx * width
+        dicts.append((enc.dictionary, width, card))
+        width *= card
+    combo = pc.dictionary_encode(pa.array(codes))
+    uniq = combo.dictionary.to_numpy()
+    cols = {c: d.take(pa.array((uniq // w) % card)) for c, (d, w, card) in zip(_MAP_KEYS, dicts)}
+    return combo.indices, pa.table(cols)
+
+
+def _distinct_combos_text(keyed: pa.Table) -> tuple[pa.Array, pa.Table]:
+    filled = [pc.fill_null(keyed[c].cast(pa.string()), _NULL) for c in _MAP_KEYS]
+    combo = pc.dictionary_encode(pc.binary_join_element_wise(*filled, "\x1f"))
+    combo = combo.combine_chunks() if isinstance(combo, pa.ChunkedArray) else combo
+    parts = [v.split("\x1f") for v in combo.dictionary.to_pylist()]
+    return combo.indices, pa.table({c: pa.array([None if p[i] == _NULL else p[i] for p in parts], pa.string())
+                                    for i, c in enumerate(_MAP_KEYS)})
 
 
 def _subjects(project, subjects: pa.Table, key: bytes, file_id: str) -> pa.Table:

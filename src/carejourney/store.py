@@ -12,9 +12,11 @@ subject keys to stitched person keys through the ``identity`` table.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import ibis
 import pyarrow as pa
@@ -27,11 +29,17 @@ __all__ = ["Store", "WriteBatch", "open_store", "connect"]
 
 @dataclass
 class WriteBatch:
-    """Everything one ingested file adds: rows per table, and the file ids it replaces."""
+    """Everything one ingested file adds: rows per table, and the file ids it replaces.
+
+    ``stream`` adds more rows chunk by chunk (each chunk: table name → rows), written after
+    ``tables`` in the same transaction — a large file is de-identified and written a batch at a
+    time without ever being held in memory whole.
+    """
 
     file_id: str
     tables: dict[str, pa.Table] = field(default_factory=dict)
     replaces: list[str] = field(default_factory=list)
+    stream: Iterable[dict[str, pa.Table]] = ()
 
 
 def connect(url: str, root: Path | None = None):
@@ -135,11 +143,23 @@ class Store:
                     raw.execute(f"DELETE FROM {name} WHERE file_id IN (SELECT unnest(?::VARCHAR[]))",
                                 [list(batch.replaces)])
             for name, table in batch.tables.items():
-                arrow = _conform(name, table)
-                raw.register("_cj_batch", arrow)
-                cols = ", ".join(f'"{c}"' for c in arrow.column_names)
-                raw.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _cj_batch")
-                raw.unregister("_cj_batch")
+                _insert(raw, name, table)
+            if batch.stream:
+                # Events of every chunk go through ONE INSERT reading a stream of record batches
+                # (many small INSERTs into one table are much slower); the other, smaller tables
+                # of each chunk are kept and inserted after it.
+                rest: list[dict[str, pa.Table]] = []
+                failed: list[BaseException] = []
+                reader = _event_reader(batch.stream, rest, failed)
+                try:
+                    _insert(raw, "events", reader)
+                except Exception:
+                    if failed:  # the producer's own error (e.g. a clear IngestError), not DuckDB's wrapper
+                        raise failed[0] from None
+                    raise
+                for chunk in rest:
+                    for name, table in chunk.items():
+                        _insert(raw, name, table)
             if os.environ.get("CAREJOURNEY_TEST_PAUSE_IN_WRITE"):  # lets tests kill an ingest mid-write
                 import time
                 Path(os.environ["CAREJOURNEY_TEST_PAUSE_IN_WRITE"]).write_text("writing")
@@ -153,12 +173,18 @@ class Store:
         # Engines without multi-statement transactions: rewrite each touched table through a new
         # table and swap (readers see the old or the new table, never a half-written one).
         old = [batch.file_id, *batch.replaces]
+        parts: dict[str, list[pa.Table]] = {}
+        for chunk in itertools.chain([batch.tables], batch.stream):
+            for name, table in chunk.items():
+                if table.num_rows:
+                    parts.setdefault(name, []).append(_conform(name, table))
+        tables = {name: pa.concat_tables(ts) for name, ts in parts.items()}
         for name in SCHEMAS:
             if name == "identity" or "file_id" not in SCHEMAS[name].names:
                 continue
             t = self.table(name)
             kept = t.filter(~t.file_id.isin(old))
-            new = batch.tables.get(name)
+            new = tables.get(name)
             if new is not None and new.num_rows:
                 kept = kept.union(ibis.memtable(_conform(name, new)).cast(SCHEMAS[name]))
             tmp = f"{name}__new"
@@ -190,17 +216,115 @@ class Store:
             disconnect()
 
 
-def _conform(name: str, table: pa.Table) -> pa.Table:
-    """Reorder/cast an Arrow table to the canonical schema; missing columns become null."""
+def _insert(raw, name: str, data) -> None:
+    """INSERT an Arrow table (or a RecordBatchReader) into ``name`` by column name."""
+    if isinstance(data, pa.Table):
+        if not data.num_rows:
+            return
+        data = _conform(name, data, keep_dictionaries=True)  # DuckDB reads dictionaries as VARCHAR
+    raw.register("_cj_batch", data)
+    try:
+        cols = ", ".join(f'"{c}"' for c in data.schema.names)
+        raw.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _cj_batch")
+    finally:
+        raw.unregister("_cj_batch")
+
+
+def _prefetch(stream, depth: int = 1):
+    """Iterate ``stream`` with its next chunk prepared in a background thread, so preparing a
+    chunk (mostly Arrow and hashing) overlaps with DuckDB compressing and writing the previous one.
+    The producer's exceptions are re-raised here, in the consumer."""
+    import queue
+    import threading
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce():
+        try:
+            for chunk in stream:
+                while not stop.is_set():
+                    try:
+                        q.put((True, chunk), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((True, end))
+        except BaseException as exc:  # handed to the consumer
+            q.put((False, exc))
+
+    worker = threading.Thread(target=produce, name="carejourney-ingest-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+            del item
+    finally:
+        stop.set()
+
+
+def _event_reader(stream, rest: list, failed: list) -> pa.RecordBatchReader:
+    """The events of a chunk stream as one RecordBatchReader; other tables are appended to ``rest``.
+
+    The reader's schema is the canonical one, with the dictionary-encoded columns of the first
+    chunk kept as dictionaries; later chunks are cast to it.
+    """
+    it = _prefetch(stream)
+    first: pa.Table | None = None
+    for chunk in it:  # find the first chunk with events, to fix the schema
+        ev = chunk.pop("events", None)
+        rest.append(chunk)
+        if ev is not None and ev.num_rows:
+            first = _conform("events", ev, keep_dictionaries=True)
+            break
+    if first is None:
+        schema = SCHEMAS["events"].to_pyarrow()
+        return pa.RecordBatchReader.from_batches(schema, iter(()))
+    schema, held = first.schema, [first]
+    del first
+
+    def batches():
+        try:
+            yield from held.pop().to_batches()  # not kept once read
+            for chunk in it:
+                ev = chunk.pop("events", None)
+                rest.append(chunk)
+                if ev is not None and ev.num_rows:
+                    yield from _conform("events", ev, keep_dictionaries=True).cast(schema).to_batches()
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _conform(name: str, table: pa.Table, keep_dictionaries: bool = False) -> pa.Table:
+    """Reorder/cast an Arrow table to the canonical schema; missing columns become null.
+
+    With ``keep_dictionaries``, dictionary-encoded string columns (constant file ids, person
+    keys, mapped stages) are passed as they are rather than expanded to one string per row.
+    """
     schema = SCHEMAS[name].to_pyarrow()
-    cols = []
+    cols, fields = [], []
     for f in schema:
         if f.name in table.column_names:
             col = table[f.name]
+            if keep_dictionaries and pa.types.is_dictionary(col.type) and col.type.value_type == f.type:
+                fields.append(pa.field(f.name, col.type))
+                cols.append(col)
+                continue
             cols.append(col.cast(f.type) if col.type != f.type else col)
         else:
             cols.append(pa.nulls(table.num_rows, f.type))
-    return pa.table(cols, schema=schema)
+        fields.append(f)
+    return pa.table(cols, schema=pa.schema(fields))
 
 
 def open_store(project) -> Store:

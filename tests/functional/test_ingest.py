@@ -180,3 +180,45 @@ def test_missing_required_column_names_the_file_and_fix(make_project, capsys):
     f.write_text("who,when,touchpoint\na,2026-01-01,site_visit\n")
     code, out = _cli(root, "ingest", str(f), capsys=capsys)
     assert code == 2 and "missing column 'person_id'" in out and "mapping" in out and "Traceback" not in out
+
+
+def test_batched_parquet_ingest_equals_one_pass(make_project):
+    """Large Parquet files stream in batches inside one transaction; the store must hold exactly
+    what a single pass gives (event ids, row numbers of rejects, person keys, links)."""
+    from carejourney.connectors.base import ReadContext
+    from carejourney.connectors.files import EventsFileConnector
+    from carejourney.ingest import ingest_sources
+    from carejourney.project import load_project
+    df = pd.DataFrame({
+        "person_id": [f"p{i % 7}" for i in range(40)],
+        "ts": [f"2026-02-{1 + i % 27:02d} 10:00" if i % 9 else "not a time" for i in range(40)],
+        "touchpoint": ["site_visit", "appointment_booked", "visit_completed", "visit_complete"] * 10,
+        "email": [f"u{i % 7}@example.org" for i in range(40)],
+        "age": [30 + i % 50 for i in range(40)],
+        "campaign": ["spring", None] * 20,
+    })
+    stores = {}
+    for rows in (1 << 20, 4):
+        root = make_project({"journeys/care.yml": MINI_JOURNEY, "sources/e.yml":
+                             f"sources: [{{name: e, kind: events, path: e.parquet, options: {{batch_rows: {rows}}}}}]"},
+                            name=f"b{rows}")
+        df.to_parquet(root / "e.parquet")
+        key = (root / ".carejourney" / "key")
+        key.write_text("0" * 64)  # same key in both projects, so pseudonyms are comparable
+        project = load_project(root)
+        ctx = ReadContext(project.timezone, project.sources[0], project.root, frozenset(project.touchpoint_catalog()))
+        assert sum(1 for _ in EventsFileConnector().read_batches(root / "e.parquet", ctx)) == (1 if rows > 40 else 10)
+        receipt = ingest_sources(project)[0]
+        assert receipt.rows_read == 40 and receipt.rows_read == receipt.rows_loaded + receipt.rows_rejected
+        con = duckdb.connect(str(root / "target" / "carejourney.duckdb"), read_only=True)
+        stores[rows] = {
+            "events": con.execute("select split_part(event_id, ':', 2), split_part(event_id, ':', 3), subject_key, ts, "
+                                  "touchpoint, stage, attrs from events order by 1, 2").fetchall(),
+            "rejects": con.execute("select row_num, field, reason from rejects order by 1").fetchall(),
+            "links": con.execute("select key_a, key_b from links order by 1, 2").fetchall(),
+            "subjects": con.execute("select subject_key, age_band from subjects order by 1, 2").fetchall(),
+        }
+        con.close()
+    one, many = stores[1 << 20], stores[4]
+    assert one == many
+    assert len(one["rejects"]) == 14 and len(one["events"]) == 26  # 5 bad times + 10 bad touchpoints, 1 both

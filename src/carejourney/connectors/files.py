@@ -18,11 +18,14 @@ touchpoint from the journeys' match rules unless a touchpoint column is mapped.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
 
 from ..model.events import OPTIONAL_EVENT_FIELDS
 from .base import ReadContext, Staged, register
 from .tabular import (default_link_columns, detect_format, is_identifier_column, person_columns,
-                      read_table, stage_rows)
+                      read_parquet_batches, read_table, stage_rows)
 
 __all__ = ["FileConnector", "EventsFileConnector"]
 
@@ -35,9 +38,28 @@ class _Tabular:
     requires_touchpoint = False
 
     def read(self, path: Path, ctx: ReadContext) -> Staged:
-        spec = ctx.spec
-        fmt = detect_format(path, spec.format if spec.format != "auto" else self.fmt_default)
+        fmt = detect_format(path, ctx.spec.format if ctx.spec.format != "auto" else self.fmt_default)
         table, bad = read_table(path, fmt)
+        return self._stage(table, bad, ctx)
+
+    def read_batches(self, path: Path, ctx: ReadContext) -> Iterator[Staged]:
+        """Like :meth:`read`, one batch of rows at a time (Parquet: about a million rows), so a
+        large file is never held in memory whole. Row numbers count from the file's start."""
+        fmt = detect_format(path, ctx.spec.format if ctx.spec.format != "auto" else self.fmt_default)
+        if fmt != "parquet":
+            yield self.read(path, ctx)
+            return
+        first = True
+        rows = int(ctx.spec.options.get("batch_rows", 1 << 20))  # memory vs. per-batch overhead
+        for table, bad in read_parquet_batches(path, rows):
+            staged = self._stage(table, bad, ctx)
+            if not first:
+                staged.detail.clear()  # per-file facts (dropped identifier columns) come once
+            first = False
+            yield staged
+
+    def _stage(self, table: pa.Table, bad: pa.Table, ctx: ReadContext) -> Staged:
+        spec = ctx.spec
         mapping = dict(spec.mapping)
         mapped = {v.lower() for v in mapping.values()}
         identifiers = dict(spec.identifiers) or default_link_columns(table.column_names)
@@ -49,9 +71,8 @@ class _Tabular:
             table, mapping=mapping, constants=dict(spec.constants), id_type=spec.options.get("id_type", "person"),
             timezone=spec.timezone or ctx.timezone, known_touchpoints=ctx.touchpoints or None,
             source=spec.name, identifiers=identifiers, attr_columns=attrs)
-        import pyarrow as pa
         staged = Staged(rows_read=table.num_rows + bad.num_rows, events=events, subjects=subjects,
-                        links=links, rejects=pa.concat_tables([bad, rejects]))
+                        links=links, rejects=pa.concat_tables([bad, rejects]) if bad.num_rows else rejects)
         if dropped:
             staged.detail["identifier_columns_not_stored"] = dropped
         return staged

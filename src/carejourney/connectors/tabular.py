@@ -19,7 +19,7 @@ from ..model.events import NEEDS, OPTIONAL_EVENT_FIELDS
 from .base import REJECTS, STAGED_EVENTS, STAGED_LINKS, STAGED_SUBJECTS, rejects_table
 from .timeparse import ACCEPTED_FORMATS, parse_timestamps
 
-__all__ = ["read_table", "detect_format", "stage_rows", "IDENTIFIER_COLUMNS", "is_identifier_column",
+__all__ = ["read_table", "read_parquet_batches", "detect_format", "stage_rows", "IDENTIFIER_COLUMNS", "is_identifier_column",
            "TRUE_VALUES", "FALSE_VALUES"]
 
 #: Column names that carry direct identifiers. They are never stored; email / phone / mrn /
@@ -80,6 +80,22 @@ def read_table(path: Path, fmt: str) -> tuple[pa.Table, pa.Table]:
     bad_rows = sorted(r for r, _, _ in bad)
     table = table.append_column("row_num", _row_numbers(table.num_rows, bad_rows))
     return table, rejects_table(bad)
+
+
+def read_parquet_batches(path: Path, batch_rows: int = 1 << 20):
+    """Yield (table, rejects) per batch of a Parquet file, ``row_num`` counting from the file's start."""
+    try:
+        pf = pq.ParquetFile(path)
+        start = 0
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            table = pa.Table.from_batches([batch])
+            table = table.rename_columns([c.strip() for c in table.column_names])
+            table = table.append_column("row_num", pa.array(np.arange(start + 1, start + table.num_rows + 1,
+                                                                      dtype=np.int64)))
+            start += table.num_rows
+            yield table, rejects_table([])
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise IngestError(f"{path}: cannot read as parquet: {exc}. Check the file is a valid parquet export.") from None
 
 
 def _row_numbers(n: int, skipped: list[int]) -> pa.Array:
@@ -184,8 +200,10 @@ def stage_rows(table: pa.Table, *, mapping: dict[str, str], constants: dict[str,
         else parse_timestamps(_as_string(ts_raw).combine_chunks(), timezone))
     ts = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
     reasons = []
-    pid_missing = pc.or_kleene(pc.is_null(pid), pc.equal(pc.utf8_trim_whitespace(pid.cast(pa.string())), "")).combine_chunks()
+    # empty or all-whitespace, without materialising a trimmed copy of the column
+    pid_missing = pc.or_kleene(pc.or_kleene(pc.is_null(pid), pc.equal(pc.utf8_length(pid), 0)), pc.utf8_is_space(pid))
     pid_missing = pc.fill_null(pid_missing, True)
+    pid_missing = pid_missing.combine_chunks() if isinstance(pid_missing, pa.ChunkedArray) else pid_missing
     ts_bad = pc.is_null(ts)
     reasons.append(("person_id", pid_missing, "person id is empty; every row needs the person it belongs to"))
     ts_txt = ("timestamp is missing or not understood; expected " + ACCEPTED_FORMATS)
@@ -194,12 +212,13 @@ def stage_rows(table: pa.Table, *, mapping: dict[str, str], constants: dict[str,
     for f in OPTIONAL_EVENT_FIELDS + ("touchpoint",):
         c = col(f)
         if c is not None:
-            fields[f] = _as_string(c).combine_chunks()
+            fields[f] = _as_string(c)
         elif f in constants:
-            fields[f] = pa.array([constants[f]] * n, pa.string())
+            fields[f] = _repeat(constants[f], n)
     if "value" in fields:
         raw = fields["value"]
         num = _to_float(raw)
+        raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
         bad_num = pc.and_(pc.is_valid(raw), pc.is_null(num))
         reasons.append(("value", pc.fill_null(bad_num, False), "value is not a number"))
         fields["value"] = num
@@ -213,7 +232,7 @@ def stage_rows(table: pa.Table, *, mapping: dict[str, str], constants: dict[str,
                         "or fix the value" for v in pc.unique(pc.filter(tp, unknown)).to_pylist()}
             reasons.append(("touchpoint", unknown, names))
     # first failing check per row wins
-    bad_any = pa.array([False] * n)
+    bad_any = pa.array(np.zeros(n, dtype=bool))
     reject_rows = []
     for field, flags, msg in reasons:
         flags = flags.combine_chunks() if isinstance(flags, pa.ChunkedArray) else flags
@@ -227,23 +246,29 @@ def stage_rows(table: pa.Table, *, mapping: dict[str, str], constants: dict[str,
             else:
                 reject_rows += [(r, field, msg) for r in rn]
         bad_any = pc.or_(bad_any, flags)
-    keep = pc.invert(bad_any)
-    out = {"row_num": row_num, "id_type": pa.array([id_type] * n, pa.string()), "id_value": pid, "ts": ts}
+    keep = pc.invert(bad_any) if reject_rows else None  # None: every row is kept (no filtering copy)
+    out = {"row_num": row_num, "id_type": _repeat(id_type, n), "id_value": pid, "ts": ts}
     for f in STAGED_EVENTS.names:
         if f in fields:
             out[f] = fields[f]
     if "source" not in fields:
-        out["source"] = pa.array([source] * n, pa.string())
+        out["source"] = _repeat(source, n)
     if "episode_id" in fields:
         out["episode_ref"] = fields["episode_id"]
     extra = [c for c in (attr_columns or []) if c in table.column_names]
     if extra:
         out["attrs"] = _attrs_json(table, extra)
-    events = _conform(pa.table({k: v for k, v in out.items() if k in STAGED_EVENTS.names}), STAGED_EVENTS).filter(keep)
+    events = _conform(pa.table({k: v for k, v in out.items() if k in STAGED_EVENTS.names}), STAGED_EVENTS)
+    events = events.filter(keep) if keep is not None else events
     subjects = _subjects(table, col, pid, id_type, row_num)
-    subjects = subjects.filter(keep) if subjects.num_rows else subjects
-    links = _links(table.filter(keep), pid.filter(keep), id_type, identifiers or {}, cols)
+    subjects = subjects.filter(keep) if subjects.num_rows and keep is not None else subjects
+    links = _links(table, pid, keep, id_type, identifiers or {}, cols)
     return events, subjects, links, rejects_table(reject_rows)
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    """A constant string column (one value, n rows) without building an n-item Python list."""
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 def _to_float(raw: pa.Array) -> pa.Array:
@@ -277,7 +302,7 @@ def _bool(col) -> pa.Array:
 
 def _subjects(table, col, pid, id_type, row_num) -> pa.Table:
     n = table.num_rows
-    out = {"row_num": row_num, "id_type": pa.array([id_type] * n, pa.string()), "id_value": pid}
+    out = {"row_num": row_num, "id_value": pid}
     present = False
     for f, names in {"age_band": ["age_band"], "sex": ["sex", "gender"], "language": ["language"],
                      "payer_type": ["payer_type"], "zip": ["zip3", "zip", "zipcode", "zip_code", "postal_code"]}.items():
@@ -305,19 +330,20 @@ def _subjects(table, col, pid, id_type, row_num) -> pa.Table:
             present = True
     if not present:
         return STAGED_SUBJECTS.empty_table()
+    out["id_type"] = _repeat(id_type, n)
     return _conform(pa.table(out), STAGED_SUBJECTS)
 
 
-def _links(table, pid, id_type, identifiers: dict[str, str], cols) -> pa.Table:
+def _links(table, pid, keep, id_type, identifiers: dict[str, str], cols) -> pa.Table:
     """One link row per (person id, other identifier) pair where the other identifier is present."""
     parts = []
-    for other_type, column in identifiers.items():
-        real = cols.get(column.lower())
-        if real is None:
-            continue
+    reals = [(t, cols[c.lower()]) for t, c in identifiers.items() if c.lower() in cols]
+    if reals and keep is not None:
+        table, pid = table.filter(keep), pid.filter(keep)
+    for other_type, real in reals:
         parts.append(pa.table({
-            "id_type_a": pa.array([id_type] * table.num_rows, pa.string()), "id_value_a": pid.combine_chunks(),
-            "id_type_b": pa.array([other_type] * table.num_rows, pa.string()),
+            "id_type_a": _repeat(id_type, table.num_rows), "id_value_a": pid.combine_chunks(),
+            "id_type_b": _repeat(other_type, table.num_rows),
             "id_value_b": _as_string(table[real]).combine_chunks()}))
     if not parts:
         return STAGED_LINKS.empty_table()

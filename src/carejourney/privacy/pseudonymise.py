@@ -9,15 +9,15 @@ recomputed from a guessed identifier.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["normalise_identifier", "pseudonym", "pseudonymise_array", "age_band",
+__all__ = ["normalise_identifier", "pseudonym", "pseudonymise_array", "dict_array", "KeyCache", "age_band",
            "age_band_labels", "zip3", "ID_TYPES"]
 
 #: Identifier types carejourney knows how to normalise. Others are trimmed and lower-cased.
@@ -43,25 +43,77 @@ def normalise_identifier(id_type: str, value: str) -> str:
 
 def pseudonym(key: bytes, id_type: str, value: str) -> str:
     msg = f"{id_type}:{normalise_identifier(id_type, value)}".encode()
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(key, msg, "sha256").hex()[:32]
 
 
-def pseudonymise_array(key: bytes, id_types: pa.Array, values: pa.Array) -> pa.Array:
+def _keys_for(key: bytes, id_type: str, distinct: list) -> pa.Array:
+    """Pseudonyms of distinct raw values of one type (null for null/blank values)."""
+    if id_type in ("email", "phone", "ssn", "patient"):
+        return pa.array([None if (v is None or not v.strip()) else pseudonym(key, id_type, v) for v in distinct],
+                        pa.string())
+    prefix, digest = f"{id_type}:", hmac.digest  # other types: normalise = trim + lower-case
+    out = []
+    for v in distinct:
+        v = None if v is None else v.strip()
+        out.append(digest(key, (prefix + v.lower()).encode(), "sha256").hex()[:32] if v else None)
+    return pa.array(out, pa.string())
+
+
+class KeyCache:
+    """Raw identifiers already hashed (per id type) and their pseudonyms, as Arrow arrays.
+
+    Lets a file read in batches hash each distinct identifier once across all batches. Lives
+    in memory for one ingest only; never stored.
+    """
+
+    def __init__(self):
+        self._seen: dict[str, tuple[pa.Array, pa.Array]] = {}
+        self._other: list[pa.Array] = []  # keys of mixed-type arrays (hashed without the cache)
+
+    def keys_for(self, key: bytes, id_type: str, distinct: pa.Array) -> pa.Array:
+        """Pseudonyms of ``distinct`` (no nulls, no repeats), hashing only values not seen before."""
+        values, keys = self._seen.get(id_type, (pa.array([], pa.string()), pa.array([], pa.string())))
+        pos = pc.index_in(distinct, value_set=values)
+        is_new = pc.is_null(pos).to_numpy(zero_copy_only=False)
+        new = distinct.filter(pa.array(is_new))
+        new_keys = _keys_for(key, id_type, new.to_pylist())
+        idx = np.where(is_new, len(values) + np.cumsum(is_new) - 1,
+                       pc.fill_null(pos, -1).to_numpy(zero_copy_only=False))
+        if len(new):
+            values = pa.concat_arrays([values, new])
+            keys = pa.concat_arrays([keys, new_keys])
+            self._seen[id_type] = (values, keys)
+        return keys.take(pa.array(idx, pa.int64()))
+
+    def note(self, keys: pa.Array) -> None:
+        self._other.append(keys)
+
+    def count_distinct_all(self) -> int:
+        """Distinct pseudonyms produced through this cache (values that normalise alike count once)."""
+        parts = [k for _, k in self._seen.values()] + self._other
+        return int(pc.count_distinct(pa.chunked_array(parts, pa.string())).as_py()) if parts else 0
+
+
+def pseudonymise_array(key: bytes, id_types: pa.Array, values: pa.Array, *, dictionary: bool = False,
+                       cache: KeyCache | None = None) -> pa.Array:
     """Pseudonymise parallel arrays of (type, value); nulls and blanks stay null.
 
     Works on distinct pairs only (dictionary encoding), so repeated identifiers — most events of
-    a person — cost one HMAC.
+    a person — cost one HMAC. With ``dictionary=True`` the result stays dictionary-encoded
+    (indices into the distinct pseudonyms), so a 10M-row column does not materialise 10M strings.
     """
-    if isinstance(id_types, pa.ChunkedArray):
-        id_types = id_types.combine_chunks()
     if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    types = pc.unique(id_types).to_pylist()
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if isinstance(id_types, pa.ChunkedArray):
+        id_types = id_types.combine_chunks() if id_types.num_chunks != 1 else id_types.chunk(0)
+    types = pc.unique(id_types.dictionary_decode() if pa.types.is_dictionary(id_types.type) else id_types).to_pylist()
     if len(types) == 1:  # the common case: one identifier type per column
-        enc = pc.dictionary_encode(values.cast(pa.string()))
-        t = types[0] or "person"
-        keys = [None if (v is None or not v.strip()) else pseudonym(key, t, v) for v in enc.dictionary.to_pylist()]
-        return pc.take(pa.array(keys, pa.string()), enc.indices)
+        enc = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values.cast(pa.string()))
+        distinct = enc.dictionary.cast(pa.string())
+        keys = cache.keys_for(key, types[0] or "person", distinct) if cache is not None \
+            else _keys_for(key, types[0] or "person", distinct.to_pylist())
+        out = dict_array(enc.indices, keys)
+        return out if dictionary else out.dictionary_decode()
     combo = pc.binary_join_element_wise(pc.fill_null(id_types.cast(pa.string()), "person"),
                                         values.cast(pa.string()), "\x1f")
     enc = pc.dictionary_encode(combo)
@@ -69,7 +121,19 @@ def pseudonymise_array(key: bytes, id_types: pa.Array, values: pa.Array) -> pa.A
     for v in enc.dictionary.to_pylist():
         t, _, raw = v.partition("\x1f")
         keys.append(None if not raw.strip() else pseudonym(key, t, raw))
-    return pc.take(pa.array(keys, pa.string()), enc.indices)
+    keys = pa.array(keys, pa.string())
+    if cache is not None:
+        cache.note(keys.take(pc.drop_null(pc.unique(enc.indices))))
+    out = dict_array(enc.indices, keys)
+    return out if dictionary else out.dictionary_decode()
+
+
+def dict_array(indices: pa.Array, dictionary: pa.Array) -> pa.DictionaryArray:
+    """Indices into ``dictionary``; rows whose entry is null are null (not a valid index to a null)."""
+    if dictionary.null_count:
+        valid = pc.take(pc.is_valid(dictionary), indices)
+        indices = pc.if_else(valid, indices, pa.scalar(None, indices.type))
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 def age_band_labels(bounds: list[int]) -> list[str]:
