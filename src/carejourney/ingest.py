@@ -370,9 +370,14 @@ def _feedback(project, fb: pa.Table, key: bytes, file_id: str) -> pa.Table | Non
 
 def ingest_paths(project, store: Store, spec: SourceSpec, paths: list[Path], *,
                  on_file: Callable[[Receipt], None] | None = None) -> list[Receipt]:
+    """Ingest files of one source, then re-stitch identity once (if anything was loaded)."""
+    return _ingest_all(project, store, [(spec, p) for p in paths], on_file)
+
+
+def _ingest_all(project, store: Store, work: list[tuple[SourceSpec, Path]], on_file) -> list[Receipt]:
     key = project_key(project)
     receipts = []
-    for p in paths:
+    for spec, p in work:
         r = ingest_file(project, store, spec, p, key=key, restitch=False)
         receipts.append(r)
         if on_file:
@@ -392,21 +397,14 @@ def ingest_sources(project, names: list[str] | None = None, *, store: Store | No
         if not specs:
             raise IngestError(f"{project.root / 'sources'}: no sources declared; add sources/<name>.yml "
                               "or ingest a canonical events file with `carejourney ingest FILE`")
-        key = project_key(project)
-        receipts: list[Receipt] = []
+        work = []
         for spec in specs:
             paths = expand_paths(project, spec.path)
             if not paths:
                 raise IngestError(f"source '{spec.name}': no files match '{spec.path}' "
                                   f"(relative to {project.root})")
-            for p in paths:
-                r = ingest_file(project, store, spec, p, key=key, restitch=False)
-                receipts.append(r)
-                if on_file:
-                    on_file(r)
-        if any(r.status == "loaded" for r in receipts):
-            rebuild_identity(store)
-        return receipts
+            work += [(spec, p) for p in paths]
+        return _ingest_all(project, store, work, on_file)
     finally:
         if own:
             store.close()
