@@ -6,9 +6,9 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
-__all__ = ["Strict", "Duration", "parse_duration", "format_duration", "ID_PATTERN"]
+__all__ = ["Strict", "Duration", "TimeZone", "parse_duration", "format_duration", "ID_PATTERN"]
 
 ID_PATTERN = r"^[a-z][a-z0-9_\-]*$"
 
@@ -52,3 +52,16 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
 ]
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{value}' (use an IANA name like 'America/New_York')") from None
+    return value
+
+
+#: An IANA time-zone name, checked against the zone database.
+TimeZone = Annotated[str, AfterValidator(_check_timezone)]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from .base import ID_PATTERN, Strict
+from .base import ID_PATTERN, Strict, TimeZone
 
 __all__ = ["PrivacySettings", "ProjectConfig", "SourceSpec", "SourcesFile", "SOURCE_KINDS",
            "DEFAULT_AGE_BANDS", "RESTRICTED_ZIP3"]
@@ -43,22 +43,13 @@ class ProjectConfig(Strict):
     description: str | None = None
     store: str = Field(default="duckdb:///target/carejourney.duckdb",
                        description="Ibis URL of the store; relative paths are relative to the project folder")
-    timezone: str = Field(default="UTC", description="IANA zone for timestamps without an offset and for calendar periods")
+    timezone: TimeZone = Field(default="UTC", description="IANA zone for timestamps without an offset and for calendar periods")
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     default_journey: str | None = Field(default=None, description="journey used when a command is given none "
                                         "(default: the first journeys/*.yml file by name)")
     app_db: str = Field(default="sqlite:///target/app.sqlite", description="SQLAlchemy URL for actions, users and audit log")
     reading_grade_target: float = Field(default=8.0, description="plain-language target grade for patient-facing content")
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{v}' (use an IANA name like 'America/New_York')") from None
-        return v
 
 
 class SourceSpec(Strict):

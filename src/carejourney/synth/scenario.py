@@ -20,7 +20,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import Problem, ValidationError
-from ..model.base import ID_PATTERN, Strict
+from ..model.base import ID_PATTERN, Strict, TimeZone
 
 __all__ = ["Scenario", "Friction", "Where", "Effect", "Population", "Rates", "load_scenario",
            "DEFAULT_SCENARIO", "MECHANISMS", "SERVICE_LINES", "CARE_TYPES", "LOCATIONS"]
@@ -223,21 +223,12 @@ class Scenario(Strict):
     name: str = "default"
     start: date = date(2025, 1, 1)
     months: int = Field(default=12, ge=1, le=120)
-    timezone: str = Field(default="America/New_York", description="IANA zone of the clinics: CSV times are local "
+    timezone: TimeZone = Field(default="America/New_York", description="IANA zone of the clinics: CSV times are local "
                           "in it, FHIR times carry its offset, GA4 times are UTC (match the project's timezone)")
     population: Population
     rates: Rates
     frictions: list[Friction] = Field(default_factory=list)
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{v}' (use an IANA name like 'America/New_York')") from None
-        return v
 
     @model_validator(mode="after")
     def _unique(self):
