@@ -14,7 +14,7 @@ stamp=.venv/.carejourney-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "[setup] installing carejourney and its dependencies into .venv (about a minute the first time)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[web,spark,dev]"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[web,spark,fhir,nlp,dev]"
   touch "$stamp"
 fi
 if [ "${1:-}" = "--test" ]; then

