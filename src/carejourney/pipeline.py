@@ -6,6 +6,7 @@ synthesises a population into it (:mod:`carejourney.synth`) and then does the sa
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -72,6 +73,8 @@ def demo(folder: Path, *, people: int = 20_000, seed: int = 7, on_phase: Phase |
         say("scaffold")
         init_project(folder, template="all", name="demo_health_system", force=force)
         (folder / "sources" / "demo.yml").write_text(DEMO_SOURCES)
+        # sample patient-facing pages for the plain-language audit (report: content view)
+        shutil.copytree(Path(__file__).parent / "synth" / "content", folder / "content", dirs_exist_ok=True)
         config = folder / "carejourney.yml"
         # the specialty journey (referral → cardiology) shows the most of the planted frictions
         config.write_text(config.read_text() + "default_journey: specialty\n")
