@@ -6,8 +6,8 @@ import typer
 
 from .common import FormatOption, OutputFormat, emit, load
 
-_TABLE_COLUMNS = ("rank", "id", "kind", "owner", "journey", "stage", "title", "effect", "effect_lo", "effect_hi",
-                  "q", "n", "lost_per_month", "excess_wait_days_per_month", "also")
+#: What fits a terminal; --format json|csv gives every column (effect interval, evidence, verbatims).
+_TABLE_COLUMNS = ("rank", "id", "owner", "journey", "stage", "title", "impact", "q")
 
 
 def context_for(project):
