@@ -19,7 +19,7 @@ from ..model.events import NEEDS, OPTIONAL_EVENT_FIELDS
 from .base import REJECTS, STAGED_EVENTS, STAGED_LINKS, STAGED_SUBJECTS, rejects_table
 from .timeparse import ACCEPTED_FORMATS, parse_timestamps
 
-__all__ = ["read_table", "read_parquet_batches", "detect_format", "stage_rows", "IDENTIFIER_COLUMNS", "is_identifier_column",
+__all__ = ["read_table", "read_parquet_batches", "read_jsonl_records", "detect_format", "stage_rows", "IDENTIFIER_COLUMNS", "is_identifier_column",
            "TRUE_VALUES", "FALSE_VALUES"]
 
 #: Column names that carry direct identifiers. They are never stored; email / phone / mrn /
@@ -138,24 +138,36 @@ def _read_csv(path: Path):
     return table, bad
 
 
-def _read_jsonl(path: Path):
-    try:
-        return pajson.read_json(path), []
-    except pa.ArrowInvalid:
-        pass  # a bad line somewhere: fall back to line-by-line so the rest still loads
-    rows, bad = [], []
+def read_jsonl_records(path: Path) -> tuple[list[tuple[int, dict]], list[tuple[int, str, str]]]:
+    """Line-by-line JSONL: ``(line number, object)`` per good line, and a reject per bad one.
+
+    Blank lines are skipped; a line that is not JSON (a truncated export) or not an object is
+    rejected with its line number, so the rest of the file still loads.
+    """
+    records, rejects = [], []
     with open(path, "rb") as fh:
         for i, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
                 obj = orjson.loads(line)
-                if not isinstance(obj, dict):
-                    raise ValueError("not an object")
-                rows.append(obj)
-            except (orjson.JSONDecodeError, ValueError) as exc:
-                bad.append((i, "(line)", f"not a JSON object ({str(exc).split(':')[0]}); the line may be truncated"))
-    table = pa.Table.from_pylist(rows) if rows else pa.table({})
+            except orjson.JSONDecodeError:
+                rejects.append((i, "(line)", "not valid JSON; the line is truncated or corrupt"))
+                continue
+            if not isinstance(obj, dict):
+                rejects.append((i, "(line)", "not a JSON object"))
+                continue
+            records.append((i, obj))
+    return records, rejects
+
+
+def _read_jsonl(path: Path):
+    try:
+        return pajson.read_json(path), []
+    except pa.ArrowInvalid:
+        pass  # a bad line somewhere: fall back to line-by-line so the rest still loads
+    records, bad = read_jsonl_records(path)
+    table = pa.Table.from_pylist([obj for _, obj in records]) if records else pa.table({})
     return table, bad
 
 

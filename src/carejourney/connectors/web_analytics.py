@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from ..errors import IngestError
 from .base import STAGED_EVENTS, STAGED_LINKS, ReadContext, Staged, register, rejects_table
+from .tabular import read_jsonl_records
 
 __all__ = ["Ga4Connector", "page_type_from_url", "PAGE_TYPES"]
 
@@ -86,7 +87,7 @@ class Ga4Connector:
         fmt = ctx.spec.format
         if fmt == "auto":
             fmt = "parquet" if path.name.lower().endswith((".parquet", ".pq")) else "jsonl"
-        records, rejects = (_parquet(path) if fmt == "parquet" else _jsonl(path))
+        records, rejects = (_parquet(path) if fmt == "parquet" else read_jsonl_records(path))
         ev = {f: [] for f in STAGED_EVENTS.names}
         links: list[tuple[str, str]] = []
         for row, rec in records:
@@ -154,24 +155,6 @@ class Ga4Connector:
 
 class _Bad(Exception):
     pass
-
-
-def _jsonl(path: Path):
-    records, rejects = [], []
-    with open(path, "rb") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                rejects.append((i, "(line)", "not valid JSON; the line is truncated or corrupt"))
-                continue
-            if not isinstance(obj, dict):
-                rejects.append((i, "(line)", "not a JSON object"))
-                continue
-            records.append((i, obj))
-    return records, rejects
 
 
 def _parquet(path: Path):
