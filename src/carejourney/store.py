@@ -22,7 +22,7 @@ import ibis
 import pyarrow as pa
 
 from .errors import StoreError
-from .model.events import NEEDS, PERSON_ATTRIBUTES, SCHEMAS
+from .model.events import NEEDS, PERSON_ATTRIBUTES, SCHEMAS, conform
 
 __all__ = ["Store", "WriteBatch", "open_store", "connect"]
 
@@ -306,25 +306,8 @@ def _event_reader(stream, rest: list, failed: list) -> pa.RecordBatchReader:
 
 
 def _conform(name: str, table: pa.Table, keep_dictionaries: bool = False) -> pa.Table:
-    """Reorder/cast an Arrow table to the canonical schema; missing columns become null.
-
-    With ``keep_dictionaries``, dictionary-encoded string columns (constant file ids, person
-    keys, mapped stages) are passed as they are rather than expanded to one string per row.
-    """
-    schema = SCHEMAS[name].to_pyarrow()
-    cols, fields = [], []
-    for f in schema:
-        if f.name in table.column_names:
-            col = table[f.name]
-            if keep_dictionaries and pa.types.is_dictionary(col.type) and col.type.value_type == f.type:
-                fields.append(pa.field(f.name, col.type))
-                cols.append(col)
-                continue
-            cols.append(col.cast(f.type) if col.type != f.type else col)
-        else:
-            cols.append(pa.nulls(table.num_rows, f.type))
-        fields.append(f)
-    return pa.table(cols, schema=pa.schema(fields))
+    """An Arrow table in the canonical schema of table ``name`` (see :func:`model.events.conform`)."""
+    return conform(table, SCHEMAS[name].to_pyarrow(), keep_dictionaries=keep_dictionaries)
 
 
 def open_store(project) -> Store:

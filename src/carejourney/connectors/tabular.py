@@ -15,7 +15,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from ..errors import IngestError
-from ..model.events import NEEDS, OPTIONAL_EVENT_FIELDS
+from ..model.events import NEEDS, OPTIONAL_EVENT_FIELDS, conform
 from .base import REJECTS, STAGED_EVENTS, STAGED_LINKS, STAGED_SUBJECTS, rejects_table
 from .timeparse import ACCEPTED_FORMATS, parse_timestamps
 
@@ -270,7 +270,7 @@ def stage_rows(table: pa.Table, *, mapping: dict[str, str], constants: dict[str,
     extra = [c for c in (attr_columns or []) if c in table.column_names]
     if extra:
         out["attrs"] = _attrs_json(table, extra)
-    events = _conform(pa.table({k: v for k, v in out.items() if k in STAGED_EVENTS.names}), STAGED_EVENTS)
+    events = conform(pa.table({k: v for k, v in out.items() if k in STAGED_EVENTS.names}), STAGED_EVENTS)
     events = events.filter(keep) if keep is not None else events
     subjects = _subjects(table, col, pid, id_type, row_num)
     subjects = subjects.filter(keep) if subjects.num_rows and keep is not None else subjects
@@ -343,7 +343,7 @@ def _subjects(table, col, pid, id_type, row_num) -> pa.Table:
     if not present:
         return STAGED_SUBJECTS.empty_table()
     out["id_type"] = _repeat(id_type, n)
-    return _conform(pa.table(out), STAGED_SUBJECTS)
+    return conform(pa.table(out), STAGED_SUBJECTS)
 
 
 def _links(table, pid, keep, id_type, identifiers: dict[str, str], cols) -> pa.Table:
@@ -362,17 +362,6 @@ def _links(table, pid, keep, id_type, identifiers: dict[str, str], cols) -> pa.T
     links = pa.concat_tables(parts)
     blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(links["id_value_b"]), ""), True)
     return links.filter(pc.invert(blank))
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    cols = []
-    for f in schema:
-        if f.name in table.column_names:
-            c = table[f.name]
-            cols.append(c.cast(f.type) if c.type != f.type else c)
-        else:
-            cols.append(pa.nulls(table.num_rows, f.type))
-    return pa.table(cols, schema=schema)
 
 
 def default_link_columns(columns: list[str]) -> dict[str, str]:

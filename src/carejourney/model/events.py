@@ -8,8 +8,9 @@ Identifiers appear only as keyed pseudonyms (``subject_key``, ``person_key``).
 from __future__ import annotations
 
 import ibis
+import pyarrow as pa
 
-__all__ = ["SCHEMAS", "EVENT_COLUMNS", "OPTIONAL_EVENT_FIELDS", "PERSON_ATTRIBUTES", "NEEDS"]
+__all__ = ["SCHEMAS", "EVENT_COLUMNS", "conform", "OPTIONAL_EVENT_FIELDS", "PERSON_ATTRIBUTES", "NEEDS"]
 
 #: Optional canonical event fields a source may supply (besides person, ts, touchpoint).
 OPTIONAL_EVENT_FIELDS = ("source", "source_event", "detail", "status", "channel", "service_line",
@@ -56,3 +57,24 @@ SCHEMAS: dict[str, ibis.Schema] = {
 }
 
 EVENT_COLUMNS = tuple(SCHEMAS["events"].names)
+
+
+def conform(table: pa.Table, schema: pa.Schema, *, keep_dictionaries: bool = False) -> pa.Table:
+    """Reorder/cast an Arrow table to ``schema``; missing columns become null.
+
+    With ``keep_dictionaries``, dictionary-encoded string columns (constant file ids, person
+    keys, mapped stages) are passed as they are rather than expanded to one string per row.
+    """
+    cols, fields = [], []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table[f.name]
+            if keep_dictionaries and pa.types.is_dictionary(col.type) and col.type.value_type == f.type:
+                fields.append(pa.field(f.name, col.type))
+                cols.append(col)
+                continue
+            cols.append(col.cast(f.type) if col.type != f.type else col)
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+        fields.append(f)
+    return pa.table(cols, schema=pa.schema(fields))
