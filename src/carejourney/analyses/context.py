@@ -59,11 +59,15 @@ class AnalysisContext:
         return df
 
     def freshness(self) -> datetime | None:
-        try:
-            v = self.to_pandas(self.events.aggregate(m=self.events.ts.max()))["m"].iloc[0]
-            return None if pd.isna(v) else pd.Timestamp(v).to_pydatetime()
-        except Exception:
-            return None
+        """Time of the newest event (asked of the engine once per context, then remembered:
+        a report runs some twenty analyses over the same data)."""
+        if "_freshness" not in self.__dict__:
+            try:
+                v = self.to_pandas(self.events.aggregate(m=self.events.ts.max()))["m"].iloc[0]
+                self.__dict__["_freshness"] = None if pd.isna(v) else pd.Timestamp(v).to_pydatetime()
+            except Exception:
+                self.__dict__["_freshness"] = None
+        return self.__dict__["_freshness"]
 
     # -- journey scoping -----------------------------------------------------------------
     def journey(self, journey_id: str | None) -> Journey:

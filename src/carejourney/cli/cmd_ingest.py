@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         fmt: OutputFormat = FormatOption,
     ) -> None:
         """Ingest sources: de-identify, map to touchpoints, store. Idempotent; one receipt per file."""
-        from ..ingest import ingest_paths, ingest_sources, project_key
+        from ..ingest import expand_paths, ingest_paths, ingest_sources, project_key
         from ..model.project import SourceSpec
         from ..store import open_store
         project = load()
@@ -53,8 +53,9 @@ def register(app: typer.Typer) -> None:
                                             on_file=lambda r: progress.advance(task))
                 else:
                     names = list(source) if source else None
-                    total = len(project.sources if not names else names)
-                    task = progress.add_task("ingesting sources", total=None if total == 0 else None)
+                    specs = [project.source(n) for n in names] if names else project.sources
+                    total = sum(len(expand_paths(project, s.path)) for s in specs)
+                    task = progress.add_task("ingesting sources", total=total or None)
                     receipts = ingest_sources(project, names, store=store,
                                               on_file=lambda r: progress.update(task, advance=1,
                                                                                 description=f"{r.source}: {r.path}"))
