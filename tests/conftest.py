@@ -91,13 +91,16 @@ def spark_backend():
 
 
 def engine_params():
-    return ["duckdb", pytest.param("pyspark", marks=pytest.mark.spark)]
+    return ["duckdb", "duckdb-log", pytest.param("pyspark", marks=pytest.mark.spark)]
 
 
 @pytest.fixture(params=engine_params())
 def con(request):
-    if request.param == "duckdb":
+    """The engines analyses must agree on. ``duckdb-log``: DuckDB with contexts that sequence
+    events through the stored journey log (``analyses._log``) instead of per-query windows."""
+    if request.param in ("duckdb", "duckdb-log"):
         c = ibis.duckdb.connect()
+        c._cj_journey_log = request.param == "duckdb-log"
         yield c
         c.disconnect()
     else:
@@ -130,7 +133,7 @@ def _events_frame(people: dict, project) -> tuple[pd.DataFrame, pd.DataFrame]:
             extra = rest[0] if rest else {}
             journey, t = catalog.get(tp, (None, None))
             rows.append({
-                "event_id": f"e{next(_counter)}", "person_key": person, "ts": pd.Timestamp(ts),
+                "event_id": next(_counter), "person_key": person, "ts": pd.Timestamp(ts),
                 "source": extra.get("source", "test"), "source_event": extra.get("source_event"),
                 "detail": extra.get("detail"), "touchpoint": tp,
                 "stage": extra.get("stage", t.stage if t else None),
@@ -169,6 +172,7 @@ def events_for(con, mini_project):
         pdf = persons.merge(first_last, left_on="person_key", right_index=True, how="left")
         p_t = con.create_table(f"persons_{n}", ibis.memtable(pdf).cast(
             ibis.schema({**dict(pschema.items()), "first_seen": "timestamp", "last_seen": "timestamp"})), overwrite=True)
-        return AnalysisContext(events=ev_t, persons=p_t, project=project, con=con)
+        version = (lambda: f"ev_{n}") if getattr(con, "_cj_journey_log", False) else None
+        return AnalysisContext(events=ev_t, persons=p_t, project=project, con=con, data_version=version)
 
     return build

@@ -39,7 +39,8 @@ class RunSummary:
 
 
 def run_project(project, *, on_phase: Phase | None = None, on_file=None, report: bool = True) -> RunSummary:
-    """Ingest declared sources (idempotent), then write the report."""
+    """Ingest declared sources (idempotent), order each journey's events once (the stored journey
+    log the sequence analyses read), then write the report."""
     from .ingest import ingest_sources
     from .store import open_store
     say = on_phase or (lambda s: None)
@@ -52,6 +53,11 @@ def run_project(project, *, on_phase: Phase | None = None, on_file=None, report:
         elif store.table("events").count().execute() == 0:
             raise ProjectError(f"{project.root}: no sources declared and the store is empty; add sources/*.yml "
                                "or ingest a canonical events file with `carejourney ingest FILE`")
+        say("journey log")
+        from .analyses.context import AnalysisContext
+        ctx = AnalysisContext.from_store(project, store)
+        for journey_id in project.journeys:  # order every journey's events once (analyses/_log.py)
+            ctx.journey_log(journey_id)
         if report:
             say("report")
             from .reports.render import write_report

@@ -119,6 +119,17 @@ class Store:
     def receipts(self) -> ibis.Table:
         return self.table("receipts")
 
+    def data_version(self) -> str:
+        """A fingerprint of the stored data, for derived tables (the journey log) to know when to
+        rebuild: every ingest writes a receipt (its time), every identity rebuild changes the
+        identity table's content hash."""
+        r, i = self.table("receipts"), self.table("identity")
+        rec = r.aggregate(n=r.count(), last=r.ingested_at.max().cast("string"), rows=r.rows_loaded.sum())
+        h = (i.subject_key.concat("|", i.person_key).hash() % 1_000_000_007).sum()
+        idn = i.aggregate(n_identity=i.count(), h=h)
+        row = rec.cross_join(idn).to_pyarrow().to_pylist()[0]
+        return "|".join(str(row[k]) for k in ("n", "last", "rows", "n_identity", "h"))
+
     def receipt_for(self, source: str, path: str) -> dict | None:
         r = self.table("receipts")
         df = r.filter((r.source == source) & (r.path == path)).order_by(r.ingested_at.desc()).limit(1).to_pandas()

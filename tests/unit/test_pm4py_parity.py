@@ -9,7 +9,7 @@ import pytest
 
 from carejourney.analyses.base import execute, parse_spec
 from carejourney.analyses.context import AnalysisContext
-from carejourney.analyses.paths import collapse, sequenced, variants
+from carejourney.analyses.paths import collapse, sequence, variants
 
 pm4py = pytest.importorskip("pm4py")
 
@@ -30,12 +30,13 @@ def log() -> pd.DataFrame:
             state = int(np.clip(state + rng.choice([-1, 0, 1, 1, 2]), 0, len(TPS) - 1))
             t += pd.Timedelta(seconds=int(rng.integers(60, 5 * 86400)))
     df = pd.DataFrame(rows)
-    df["event_id"] = [f"e{i:05d}" for i in range(len(df))]
+    df["event_id"] = list(range(len(df)))
     return df
 
 
-@pytest.fixture
-def ctx(log, duckdb_con, mini_project):
+@pytest.fixture(params=["window", "journey-log"])
+def ctx(request, log, duckdb_con, mini_project):
+    """Both ways of sequencing: ordering in each query, and the stored journey log."""
     from carejourney.model.events import PERSON_ATTRIBUTES, SCHEMAS
     catalog = mini_project.touchpoint_catalog()
     ev = log.assign(stage=[catalog[t][1].stage for t in log.touchpoint])
@@ -48,7 +49,8 @@ def ctx(log, duckdb_con, mini_project):
     persons = pd.DataFrame({"person_key": log.person_key.unique(), **{a: None for a in PERSON_ATTRIBUTES}})
     p = duckdb_con.create_table("persons", ibis.memtable(persons).cast(
         {"person_key": "string", **{a: SCHEMAS["subjects"][a] for a in PERSON_ATTRIBUTES}}))
-    return AnalysisContext(events=events, persons=p, project=mini_project, con=duckdb_con)
+    version = (lambda: "v1") if request.param == "journey-log" else None
+    return AnalysisContext(events=events, persons=p, project=mini_project, con=duckdb_con, data_version=version)
 
 
 def pm_frame(log: pd.DataFrame) -> pd.DataFrame:
@@ -58,8 +60,8 @@ def pm_frame(log: pd.DataFrame) -> pd.DataFrame:
 
 
 def _variant_counts(ctx, collapse_repeats: bool) -> dict:
-    ev = sequenced(ctx, ctx.journey(None), None)
-    v = variants(collapse(ev) if collapse_repeats else ev)
+    seq = sequence(ctx, ctx.journey(None), None)
+    v = variants(seq, collapse(seq.table) if collapse_repeats else None)
     df = ctx.to_pandas(v.group_by("variant").aggregate(n=v.count()))
     return dict(zip(df.variant, df.n.astype(int)))
 

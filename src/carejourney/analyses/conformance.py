@@ -2,7 +2,7 @@
 
 The journey definition's order of stages and touchpoints *is* the designed path. People
 may enter anywhere (a referral that lands straight at booking is fine); from their entry
-point on, their events (ordered as in :func:`carejourney.analyses.paths.sequenced`) are
+point on, their events (ordered as in :mod:`carejourney.analyses._sequence`) are
 checked for these deviations, each located at a stage and touchpoint:
 
 - ``skipped_stage``: a stage with at least one required (non-``optional``) touchpoint lies
@@ -35,7 +35,7 @@ from ..model.journey import Journey
 from ..privacy.suppression import CellRules
 from .base import Analysis, Spec, register
 from .context import AnalysisContext
-from .paths import sequence_window, sequenced
+from ._sequence import sequence
 from .process_map import seconds_between
 
 __all__ = ["ConformanceSpec", "Conformance", "DEVIATIONS"]
@@ -55,12 +55,11 @@ class ConformanceSpec(Spec):
 def _event_deviations(ev: ir.Table, j: Journey, spec: ConformanceSpec, as_of) -> ir.Table:
     """Loops, out-of-order first occurrences and stalls; ``n`` = occurrences per row.
 
-    Only one window (the sequence order, shared with ``sequenced``) is used: per-touchpoint
-    counts and first occurrences come from aggregates, which are far cheaper at scale.
+    The sequence gives each event's furthest earlier position (``prev_max``); per-touchpoint
+    counts and first occurrences come from aggregates, which are far cheaper at scale than windows.
     """
     repeatable = [t.id for t in j.touchpoints if t.repeatable]
-    e = ev.mutate(prev_max=ev.tp_pos.max().over(sequence_window(ev, rows=(None, -1))),
-                  next_ts=ibis.coalesce(ev.next_ts, as_of))
+    e = ev.mutate(next_ts=ibis.coalesce(ev.next_ts, as_of))
     e = e.mutate(gap=seconds_between(e.next_ts, e.ts))
     per_tp = ev.group_by("person_key", "stage", "touchpoint").aggregate(count=ev.count(), first=ev.seq.min())
     loops = per_tp.filter((per_tp["count"] > 1) & ~per_tp.touchpoint.isin(repeatable or [""]))
@@ -109,7 +108,7 @@ class Conformance(Analysis):
 
     def build(self, spec: ConformanceSpec, ctx: AnalysisContext) -> ir.Table:
         j = ctx.journey(spec.journey)
-        ev = sequenced(ctx, j, spec.segment)
+        ev = sequence(ctx, j, spec.segment).table
         as_of = ibis.literal(spec.as_of, "timestamp") if spec.as_of else ctx.events.ts.max()
         devs = _event_deviations(ev, j, spec, as_of)
         skips = _skips(ev, j)

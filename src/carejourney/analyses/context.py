@@ -6,8 +6,10 @@ The context is engine-agnostic: tests build it from in-memory tables on DuckDB o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 import ibis
 import ibis.expr.types as ir
@@ -27,12 +29,15 @@ class AnalysisContext:
     project: object    # carejourney.project.Project
     con: object = None  # Ibis backend (for compiling SQL)
     feedback: ir.Table | None = None
+    #: Identifies the data behind ``events`` (None: unknown). With one, on DuckDB, sequence
+    #: analyses read a stored journey log (see ``analyses._log``) instead of ordering in every query.
+    data_version: Callable[[], str] | None = None
 
     # -- construction ------------------------------------------------------------------
     @classmethod
     def from_store(cls, project, store) -> "AnalysisContext":
         return cls(events=store.events(), persons=store.persons(), project=project, con=store.con,
-                   feedback=store.feedback())
+                   feedback=store.feedback(), data_version=store.data_version)
 
     # -- facts ---------------------------------------------------------------------------
     @property
@@ -68,6 +73,20 @@ class AnalysisContext:
             except Exception:
                 self.__dict__["_freshness"] = None
         return self.__dict__["_freshness"]
+
+    # -- the journey log -----------------------------------------------------------------
+    def journey_log(self, journey_id: str | None):
+        """The stored, ordered journey log (:class:`analyses._log.JourneyLog`), or None where
+        there is none: not DuckDB, no data version, or ``CAREJOURNEY_JOURNEY_LOG=0``."""
+        if self.data_version is None or getattr(self.con, "name", None) != "duckdb" \
+                or os.environ.get("CAREJOURNEY_JOURNEY_LOG", "1") == "0":
+            return None
+        j = self.journey(journey_id)
+        logs = self.__dict__.setdefault("_logs", {})
+        if j.journey not in logs:
+            from ._log import build_log
+            logs[j.journey] = build_log(self.con, j, self.journey_events(j.journey), self.data_version())
+        return logs[j.journey]
 
     # -- journey scoping -----------------------------------------------------------------
     def journey(self, journey_id: str | None) -> Journey:

@@ -1,9 +1,9 @@
 """Paths: journey variants and "what people did after dropping out at step k".
 
-Also home of the sequencing helpers that the process map and conformance share: every
-analysis here sees a person's events as one ordered sequence, ordered by time, then (for
-equal timestamps) by the touchpoint's position in the journey definition, then by
-``event_id`` — so ties resolve the same way on DuckDB and Spark.
+Every analysis here sees a person's events as one ordered sequence, ordered by time, then
+(for equal timestamps) by the touchpoint's position in the journey definition, then by
+``event_id`` — so ties resolve the same way on DuckDB and Spark (the sequencing helpers
+shared with the process map and conformance live in :mod:`._sequence`).
 
 Variants (kind ``paths``)
     A person's variant is their sequence of activities (touchpoints, or stages with
@@ -31,16 +31,18 @@ from ..errors import SpecError
 from ..model.journey import Journey, did_you_mean
 from ..privacy.suppression import CellRules
 from .base import Analysis, Spec, register
+from ._sequence import (BASE_COLUMNS, Level, Sequence, collapse, ordered, position_expr, sequence,
+                        sequence_window, sequenced, variant_lists)
 from .context import AnalysisContext
 
 __all__ = ["PathsSpec", "Paths", "AfterDropoutSpec", "AfterDropout", "sequenced", "resolve_level",
-           "split_list", "OTHER", "LEFT"]
+           "split_list", "variants", "OTHER", "LEFT",
+           # re-exported from ._sequence (where the sequencing helpers live)
+           "BASE_COLUMNS", "Level", "collapse", "ordered", "position_expr", "sequence", "sequence_window"]
 
 OTHER = "(other)"
 LEFT = "(left the journey)"
 SEP = " > "
-
-Level = Literal["touchpoint", "stage"]
 
 
 def split_list(v):
@@ -48,66 +50,6 @@ def split_list(v):
     if isinstance(v, str):
         return [s.strip() for s in v.split(",") if s.strip()]
     return v
-
-
-def position_expr(col: ir.StringColumn, order: list[str]) -> ir.IntegerColumn:
-    """The index of ``col`` in ``order`` (unknown values sort last)."""
-    return col.substitute({v: i for i, v in enumerate(order)}, else_=len(order)).cast("int64")
-
-
-BASE_COLUMNS = ("person_key", "event_id", "ts", "touchpoint", "stage")
-
-
-def sequenced(ctx: AnalysisContext, journey: Journey, segment: str | None,
-              level: Level = "touchpoint", columns: tuple[str, ...] = ()) -> ir.Table:
-    """Journey events with ``activity`` (touchpoint or stage), ``tp_pos``, ``stage_pos`` and ``seq``.
-
-    Keeps ``person_key, event_id, ts, touchpoint, stage`` plus ``columns``. ``seq`` numbers each
-    person's events from 0 by (ts, touchpoint position, event_id);
-    ``prev_activity``, ``target`` (next activity) and ``next_ts`` come from the same window, so
-    the engine sorts once (unused ones are pruned by the optimizer).
-    """
-    ev = ctx.journey_events(journey.journey, segment)
-    # only the columns needed: engines materialise this table when several branches reuse it
-    ev = ev.select(*BASE_COLUMNS, *[c for c in columns if c not in BASE_COLUMNS])
-    ev = ev.mutate(tp_pos=position_expr(ev.touchpoint, [t.id for t in journey.touchpoints]),
-                   stage_pos=position_expr(ev.stage, [s.id for s in journey.stages]),
-                   activity=ev.touchpoint if level == "touchpoint" else ev.stage)
-    ev = ev.filter(ev.activity.notnull())
-    w = sequence_window(ev)
-    return ev.mutate(seq=ibis.row_number().over(w), prev_activity=ev.activity.lag().over(w),
-                     target=ev.activity.lead().over(w), next_ts=ev.ts.lead().over(w))
-
-
-def ordered(ctx: AnalysisContext, journey: Journey, segment: str | None, columns: tuple[str, ...] = (),
-            level: Level = "touchpoint") -> ir.Table:
-    """Journey events with ``activity`` and ``okey``: time then design position as one sortable integer.
-
-    Comparing keys orders events as :func:`sequenced` does, without
-    sorting every person's events (a window over the whole log is the costliest step at scale).
-    """
-    ev = ctx.journey_events(journey.journey, segment)
-    ev = ev.select(*BASE_COLUMNS, *[c for c in columns if c not in BASE_COLUMNS])
-    order = [t.id for t in journey.touchpoints]
-    us = ev.ts.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64")
-    return ev.mutate(okey=us * (len(order) + 1) + position_expr(ev.touchpoint, order),
-                     activity=ev.touchpoint if level == "touchpoint" else ev.stage)
-
-
-def sequence_window(ev: ir.Table, **frame) -> ibis.expr.builders.LegacyWindowBuilder:
-    """Each person's events in journey order: time, then design position, then event id."""
-    return ibis.window(group_by=ev.person_key, order_by=[ev.ts, ev.tp_pos, ev.event_id], **frame)
-
-
-def collapse(ev: ir.Table) -> ir.Table:
-    """Drop events that repeat the previous event's activity.
-
-    ``seq`` keeps its (now gapped) order; ``target`` / ``next_ts`` are recomputed over the kept events.
-    """
-    kept = ev.filter(ev.prev_activity.isnull() | (ev.prev_activity != ev.activity))
-    w = ibis.window(group_by=kept.person_key, order_by=kept.seq)
-    return kept.mutate(prev_activity=kept.activity.lag().over(w), target=kept.activity.lead().over(w),
-                       next_ts=kept.ts.lead().over(w))
 
 
 def resolve_level(journey: Journey, ids: list[str], field: str = "steps") -> Level:
@@ -124,16 +66,10 @@ def resolve_level(journey: Journey, ids: list[str], field: str = "steps") -> Lev
                     f"{did_you_mean(bad, tps | stages)}")
 
 
-def variants(ev: ir.Table) -> ir.Table:
-    """One row per person: ``variant`` (activities joined by ' > ') and ``steps``.
-
-    Ordered collects do not compile on Spark, so collect (seq, activity) structs, sort the
-    array (structs sort by their first field) and keep the activity.
-    """
-    g = ev.group_by("person_key").aggregate(
-        seqs=ibis.struct({"seq": ev.seq, "activity": ev.activity}).collect(), steps=ev.count())
-    return g.select("person_key", "steps",
-                    variant=g.seqs.sort().map(lambda s: s.activity).join(SEP))
+def variants(seq: Sequence, ev: ir.Table | None = None) -> ir.Table:
+    """One row per person: ``variant`` (activity ids joined by ' > ') and ``steps``."""
+    v = variant_lists(seq.table if ev is None else ev)
+    return v.select("person_key", "steps", variant=v.variant.map(seq.decode).join(SEP))
 
 
 class PathsSpec(Spec):
@@ -151,11 +87,11 @@ class Paths(Analysis):
 
     def build(self, spec: PathsSpec, ctx: AnalysisContext) -> ir.Table:
         j = ctx.journey(spec.journey)
-        ev = sequenced(ctx, j, spec.segment, spec.level)
-        if spec.collapse_repeats:
-            ev = collapse(ev)
-        v = variants(ev)
+        seq = sequence(ctx, j, spec.segment, spec.level)
+        v = variant_lists(collapse(seq.table) if spec.collapse_repeats else seq.table)
         counts = v.group_by("variant", "steps").aggregate(people=v.person_key.count())
+        # codes are named after counting: ~10⁵ distinct variants instead of 10⁶ people
+        counts = counts.mutate(variant=counts.variant.map(seq.decode).join(SEP))
         ranked = counts.mutate(rank=ibis.row_number().over(
             ibis.window(order_by=[counts.people.desc(), counts.variant])))
         keep = (ranked["rank"] < spec.top) & (ranked.people >= ctx.min_cell)

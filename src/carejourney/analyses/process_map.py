@@ -1,6 +1,6 @@
 """Process map: the directly-follows graph (DFG) of the journey, with frequency and performance.
 
-Each person's events form one sequence (see :func:`carejourney.analyses.paths.sequenced`
+Each person's events form one sequence (see :mod:`carejourney.analyses._sequence`
 for the order, including ties). Every pair of consecutive events ``a → b`` is one
 *directly-follows* occurrence, exactly as in PM4Py's ``discover_dfg`` (repeats are kept, so
 ``a → a`` self-loops appear unless ``collapse_repeats`` is set).
@@ -25,7 +25,7 @@ from pydantic import Field
 from ..privacy.suppression import CellRules
 from .base import Analysis, Spec, register
 from .context import AnalysisContext
-from .paths import Level, collapse, sequenced
+from ._sequence import Level, collapse, sequence
 
 __all__ = ["ProcessMapSpec", "ProcessMap", "directly_follows", "seconds_between"]
 
@@ -36,9 +36,10 @@ def seconds_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.
 
 
 def directly_follows(ev: ir.Table) -> ir.Table:
-    """Consecutive pairs of a sequenced table: ``source``, ``target``, ``seconds``, ``person_key``."""
-    pairs = ev.filter(ev.target.notnull())
-    return pairs.select("person_key", source=pairs.activity, target=pairs.target,
+    """Consecutive pairs of a sequence table: ``source``, ``target`` (activity codes), ``seconds``,
+    ``person_key``."""
+    pairs = ev.filter(ev.next_act.notnull())
+    return pairs.select("person_key", source=pairs.act, target=pairs.next_act,
                         seconds=seconds_between(pairs.next_ts, pairs.ts))
 
 
@@ -57,9 +58,8 @@ class ProcessMap(Analysis):
 
     def build(self, spec: ProcessMapSpec, ctx: AnalysisContext) -> ir.Table:
         j = ctx.journey(spec.journey)
-        ev = sequenced(ctx, j, spec.segment, spec.level)
-        if spec.collapse_repeats:
-            ev = collapse(ev)
+        seq = sequence(ctx, j, spec.segment, spec.level)
+        ev = collapse(seq.table) if spec.collapse_repeats else seq.table
         df = directly_follows(ev)
         if spec.approx:
             med, p90 = df.seconds.approx_median(), df.seconds.approx_quantile(0.9)
@@ -67,13 +67,14 @@ class ProcessMap(Analysis):
             med, p90 = df.seconds.median(), df.seconds.quantile(0.9)
         edges = df.group_by("source", "target").aggregate(
             events=df.count(), people=df.person_key.nunique(), median_seconds=med, p90_seconds=p90)
-        edges = edges.mutate(element=ibis.literal("edge"), order=0)
+        edges = edges.mutate(element=ibis.literal("edge"), order=0,
+                             source=seq.decode(edges.source), target=seq.decode(edges.target))
         nothing = ibis.null("float64")
         parts = [edges]
-        for name, order, rows in (("start", 1, ev.filter(ev.prev_activity.isnull())),
-                                  ("end", 2, ev.filter(ev.target.isnull()))):
-            agg = rows.group_by(source=rows.activity).aggregate(events=rows.count())
-            parts.append(agg.mutate(target=ibis.null("string"), people=agg.events,
+        for name, order, rows in (("start", 1, ev.filter(ev.prev_act.isnull())),
+                                  ("end", 2, ev.filter(ev.next_act.isnull()))):
+            agg = rows.group_by(source=rows.act).aggregate(events=rows.count())
+            parts.append(agg.mutate(source=seq.decode(agg.source), target=ibis.null("string"), people=agg.events,
                                     median_seconds=nothing, p90_seconds=nothing,
                                     element=ibis.literal(name), order=order))
         cols = ["element", "source", "target", "events", "people", "median_seconds", "p90_seconds"]

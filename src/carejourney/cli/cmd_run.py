@@ -10,7 +10,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from .common import console, load
 
 _PHASES = {"scaffold": "Scaffolding the project", "synthesise": "Synthesising a population",
-           "ingest": "Ingesting and de-identifying sources", "report": "Running analyses and writing the report"}
+           "ingest": "Ingesting and de-identifying sources",
+           "journey log": "Ordering each journey's events (the journey log)", "report": "Running analyses and writing the report"}
 
 
 def _progress():
