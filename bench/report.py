@@ -74,7 +74,7 @@ def build(root: Path, people: int) -> None:
           SELECT p.i, p.subject_key, p.t0, s.k, s.tp, s.stage, s.channel, s.days, random() < s.p AS ok
           FROM ppl p CROSS JOIN steps s;
         INSERT INTO events (event_id, subject_key, ts, source, touchpoint, stage, channel, file_id)
-          SELECT 'e' || i || '_' || k, subject_key,
+          SELECT i * 16 + k, subject_key,
                  t0 + to_seconds((sum(days * 86400 * (0.3 + 1.4 * random())) OVER w)::BIGINT),
                  'bench', tp, stage, channel, 'bench'
           FROM (SELECT *, bool_and(ok OR k IN (1, 3)) OVER w AS alive, ok OR k NOT IN (1, 3) AS happened FROM walk
@@ -87,11 +87,31 @@ def build(root: Path, people: int) -> None:
     con.disconnect()
 
 
+def _summary(label: str, project, report, total: float) -> None:
+    elapsed = sum(r.elapsed for s in report.sections for v in s.views for r in v.footnotes if hasattr(r, "elapsed"))
+    out = project.target_dir / "report.html"
+    out.write_text(report.html)
+    size = out.stat().st_size
+    import plotly.offline
+    own = size - len(plotly.offline.get_plotlyjs().encode())
+    print(f"{label}:\n  report: {total:.1f} s total = {report.timings['analyses']:.1f} s running the sections' analyses "
+          f"({elapsed:.1f} s of it inside analyses.base.run: compile + execute) + {report.timings['render']:.2f} s "
+          f"rendering the HTML; {size / 1e6:.2f} MB HTML ({own / 1e6:.2f} MB besides Plotly's bundle) -> {out}")
+    seen = {}
+    for sec in report.sections:
+        for v in sec.views:
+            for r in v.footnotes:
+                if hasattr(r, "elapsed") and id(r) not in seen:
+                    seen[id(r)] = (r.spec.kind, r.elapsed)
+    print("  per analysis run (s):", ", ".join(f"{k} {e:.1f}" for k, e in sorted(seen.values(), key=lambda x: -x[1])))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=1_000_000)
     ap.add_argument("--keep", type=Path, default=None, help="build the project here and keep it")
     ap.add_argument("--reuse", action="store_true", help="with --keep: time the report on the kept store")
+    ap.add_argument("--cold-only", action="store_true", help="time only the first report (no cached results)")
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="cj_bench_report_")) / "proj"
     if not (args.reuse and args.keep and (root / "target" / "carejourney.duckdb").exists()):
@@ -107,22 +127,14 @@ def main() -> None:
     t = time.perf_counter()
     report = build_report(project)
     total = time.perf_counter() - t
-    elapsed = sum(r.elapsed for s in report.sections for v in s.views for r in v.footnotes if hasattr(r, "elapsed"))
-    out = project.target_dir / "report.html"
-    out.write_text(report.html)
-    size = out.stat().st_size
-    import plotly.offline
-    own = size - len(plotly.offline.get_plotlyjs().encode())
-    print(f"report: {total:.1f} s total = {report.timings['analyses']:.1f} s running the sections' analyses "
-          f"({elapsed:.1f} s of it inside analyses.base.run: compile + execute) + {report.timings['render']:.2f} s "
-          f"rendering the HTML; {size / 1e6:.2f} MB HTML ({own / 1e6:.2f} MB besides Plotly's bundle) -> {out}")
-    seen = {}
-    for sec in report.sections:
-        for v in sec.views:
-            for r in v.footnotes:
-                if hasattr(r, "elapsed") and id(r) not in seen:
-                    seen[id(r)] = (r.spec.kind, r.elapsed)
-    print("per analysis run (s):", ", ".join(f"{k} {e:.1f}" for k, e in sorted(seen.values(), key=lambda x: -x[1])))
+    _summary("cold (first report after the data changed: journey log + every query)", project, report, total)
+    if not args.cold_only:
+        t = time.perf_counter()
+        again = build_report(project)
+        warm = time.perf_counter() - t
+        _summary("warm (the same report again, e.g. after `carejourney run`: stored journey log, cached "
+                 "query results)", project, again, warm)
+        assert again.html.count("<section") == report.html.count("<section")
     if report.problems:
         print("problems:", *report.problems, sep="\n  ")
     if not args.keep:

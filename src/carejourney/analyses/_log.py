@@ -122,10 +122,11 @@ def _write(con, journey: Journey, ev: ir.Table, fp: str, *, temp: bool) -> Journ
     stages += sorted({s for s in found if s is not None} - set(stages))
     null_stages = None in found
     ids = ev.select("person_key").distinct()
-    people = con.create_table(people_name, ids.mutate(pid=ibis.row_number().cast("int32")),
-                              overwrite=True, temp=temp)
-    log = con.create_table(log_name, log_expression(ev.select("person_key", "event_id", "ts", "touchpoint", "stage"),
-                                                    people, journey, stages), overwrite=True, temp=temp)
+    con.create_table(people_name, ids.mutate(pid=ibis.row_number().cast("int32")), overwrite=True, temp=temp)
+    people = con.table(people_name)  # referenced by name as a later process will (same SQL: cache hits)
+    con.create_table(log_name, log_expression(ev.select("person_key", "event_id", "ts", "touchpoint", "stage"),
+                                              people, journey, stages), overwrite=True, temp=temp)
     con.create_table(meta_name, ibis.memtable({"fingerprint": [fp], "stages": [json.dumps(stages)],
                                                "null_stages": [null_stages]}), overwrite=True, temp=temp)
-    return JourneyLog(log, people, tuple(t.id for t in journey.touchpoints), tuple(stages), null_stages, log_name)
+    return JourneyLog(con.table(log_name), people, tuple(t.id for t in journey.touchpoints), tuple(stages),
+                      null_stages, log_name)

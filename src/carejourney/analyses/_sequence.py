@@ -126,13 +126,16 @@ def ordered(ctx, journey: Journey, segment: str | None, columns: tuple[str, ...]
                      activity=ev.touchpoint if level == "touchpoint" else ev.stage)
 
 
-def collapse(ev: ir.Table) -> ir.Table:
+def collapse(ev: ir.Table, neighbours: bool = True) -> ir.Table:
     """Drop events that repeat the previous event's activity (``act`` / ``prev_act`` columns).
 
-    ``seq`` keeps its (now gapped) order; ``next_act`` / ``next_ts`` are recomputed over the
-    kept events.
+    ``seq`` keeps its (now gapped) order; with ``neighbours``, ``prev_act`` / ``next_act`` /
+    ``next_ts`` are recomputed over the kept events (a window: skip it when only the order and
+    the activities are needed, as for variants).
     """
     kept = ev.filter(ev.prev_act.isnull() | (ev.prev_act != ev.act))
+    if not neighbours:
+        return kept
     w = ibis.window(group_by=kept.person_key, order_by=kept.seq)
     return kept.mutate(prev_act=kept.act.lag().over(w), next_act=kept.act.lead().over(w),
                        next_ts=kept.ts.lead().over(w))

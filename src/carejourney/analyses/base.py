@@ -151,7 +151,7 @@ def execute(spec: Spec, ctx: AnalysisContext) -> tuple[pd.DataFrame, str, float]
     spec = analysis.resolve(spec, ctx)
     expr = analysis.build(spec, ctx)
     sql = compile_sql(expr, ctx)
-    df = ctx.to_pandas(expr)
+    df = ctx.to_pandas(expr, sql=sql)
     df = analysis.postprocess(df, spec, ctx)
     return df, sql, time.perf_counter() - start
 

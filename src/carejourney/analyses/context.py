@@ -6,6 +6,8 @@ The context is engine-agnostic: tests build it from in-memory tables on DuckDB o
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,12 +34,23 @@ class AnalysisContext:
     #: Identifies the data behind ``events`` (None: unknown). With one, on DuckDB, sequence
     #: analyses read a stored journey log (see ``analyses._log``) instead of ordering in every query.
     data_version: Callable[[], str] | None = None
+    #: Results of earlier identical queries over the same data (``analyses._cache``), or None.
+    query_cache: object = None
 
     # -- construction ------------------------------------------------------------------
     @classmethod
-    def from_store(cls, project, store) -> "AnalysisContext":
+    def from_store(cls, project, store, *, cache: bool = True) -> "AnalysisContext":
+        """A context on the project's store; with ``cache`` (DuckDB stores), query results are kept
+        in ``target/cache/queries`` (unless ``CAREJOURNEY_QUERY_CACHE=0``)."""
+        version = functools.cache(store.data_version)  # asked of the store once per context
+        query_cache = None
+        if cache and store.engine == "duckdb" and os.environ.get("CAREJOURNEY_QUERY_CACHE", "1") != "0":
+            from ._cache import QueryCache
+            journeys = "".join(j.model_dump_json() for j in project.journeys.values())
+            query_cache = QueryCache(project.target_dir / "cache" / "queries", version,
+                                     salt=hashlib.sha256(journeys.encode()).hexdigest())
         return cls(events=store.events(), persons=store.persons(), project=project, con=store.con,
-                   feedback=store.feedback(), data_version=store.data_version)
+                   feedback=store.feedback(), data_version=version, query_cache=query_cache)
 
     # -- facts ---------------------------------------------------------------------------
     @property
@@ -52,9 +65,21 @@ class AnalysisContext:
     def timezone(self) -> str:
         return self.project.timezone
 
-    def to_pandas(self, expr: ir.Expr) -> pd.DataFrame:
-        """Execute on the context's engine; timestamps come back as naive UTC ``datetime64[us]``."""
-        df = expr.to_pandas() if self.con is None else self.con.to_pandas(expr)
+    def to_pandas(self, expr: ir.Expr, sql: str | None = None) -> pd.DataFrame:
+        """Execute on the context's engine; timestamps come back as naive UTC ``datetime64[us]``.
+
+        With a query cache, a query asked before of the same data is answered from it (``sql``:
+        the compiled query when the caller has it already)."""
+        if self.con is None:
+            df = expr.to_pandas()
+        elif self.query_cache is not None:
+            if sql is None:
+                from .base import compile_sql
+                sql = compile_sql(expr, self)
+            df = self.con.to_pandas(expr) if sql.startswith("-- SQL not available") \
+                else self.query_cache.to_pandas(self.con, expr, sql)
+        else:
+            df = self.con.to_pandas(expr)
         for col in df.columns:
             if pd.api.types.is_datetime64_any_dtype(df[col]):
                 s = df[col]

@@ -88,7 +88,7 @@ class Paths(Analysis):
     def build(self, spec: PathsSpec, ctx: AnalysisContext) -> ir.Table:
         j = ctx.journey(spec.journey)
         seq = sequence(ctx, j, spec.segment, spec.level)
-        v = variant_lists(collapse(seq.table) if spec.collapse_repeats else seq.table)
+        v = variant_lists(collapse(seq.table, neighbours=False) if spec.collapse_repeats else seq.table)
         counts = v.group_by("variant", "steps").aggregate(people=v.person_key.count())
         # codes are named after counting: ~10⁵ distinct variants instead of 10⁶ people
         counts = counts.mutate(variant=counts.variant.map(seq.decode).join(SEP))

@@ -1,0 +1,137 @@
+"""Query results kept between runs: the same SQL over the same data gives the same answer.
+
+A report runs some twenty analyses; ``carejourney run`` writes the report right after
+ingesting, so a later ``carejourney report`` (another segment's, a PDF, a re-render after a
+template change), ``carejourney analyze`` or the findings ask the very same queries of the very
+same data. Each result is kept as an Arrow IPC file in ``target/cache/queries/``, named by a
+hash of the compiled SQL, the store's data version (which changes with every ingest and
+identity rebuild) and the journey definitions — so a cached answer is never stale: new data,
+or a changed journey, gives new keys.
+
+Only results of at most :data:`MAX_ROWS` rows are kept (aggregates, not event exports). The
+files hold *unsuppressed* aggregates: the target folder is as private as the store next to it
+(docs/privacy.md). ``CAREJOURNEY_QUERY_CACHE=0`` turns the cache off; deleting the folder is
+always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+
+__all__ = ["QueryCache", "MAX_ROWS", "CACHE_VERSION"]
+
+#: Bump when the way results are computed changes without the SQL changing.
+CACHE_VERSION = "1"
+MAX_ROWS = 100_000
+MAX_FILES = 5_000
+
+
+class QueryCache:
+    """Results by (SQL, data version, journeys) in ``folder``; see the module docstring."""
+
+    def __init__(self, folder: Path, version: Callable[[], str], salt: str = ""):
+        self.folder = Path(folder)
+        self._version = version
+        self._resolved: str | None = None
+        self.salt = salt
+        self.hits = self.misses = 0
+
+    @property
+    def version(self) -> str:
+        if self._resolved is None:  # asked of the store once per cache (one context)
+            self._resolved = self._version()
+        return self._resolved
+
+    def key(self, sql: str, expr: ir.Expr | None = None) -> str:
+        text = "\x1f".join((CACHE_VERSION, self.version, self.salt, _stable_sql(sql, expr)))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def to_pandas(self, con, expr: ir.Expr, sql: str) -> pd.DataFrame:
+        """``con.to_pandas(expr)`` (DuckDB), answered from the folder when the same query was asked
+        before. The raw Arrow result is what is kept, and it is turned into pandas exactly as
+        Ibis does, so a cached answer is the very frame a fresh query gives (types included)."""
+        path = self.folder / f"{self.key(sql, expr)}.arrow"
+        table = _read(path)
+        if table is None:
+            self.misses += 1
+            table = _execute(con, expr, sql)
+            if table.num_rows <= MAX_ROWS:
+                _write(path, table)
+                self._prune()
+        else:
+            self.hits += 1
+        return _as_pandas(expr, table)
+
+    def _prune(self) -> None:
+        files = list(self.folder.glob("*.arrow"))
+        if len(files) > MAX_FILES:
+            files.sort(key=lambda p: p.stat().st_mtime)
+            for p in files[: len(files) - MAX_FILES // 2]:
+                p.unlink(missing_ok=True)
+
+
+def _execute(con, expr: ir.Expr, sql: str) -> pa.Table:
+    """Run ``sql`` (already compiled from ``expr``) on DuckDB without compiling it again.
+
+    Compiling an analysis' expression costs 0.1–0.5 s of Python — as much as running it on a
+    small store — and the caller has compiled it once already (for the key and the footnote).
+    Memtables are registered as Ibis' own execution does.
+    """
+    con._run_pre_execute_hooks(expr)
+    return con.con.sql(sql).to_arrow_table()
+
+
+def _as_pandas(expr: ir.Expr, table: pa.Table) -> pd.DataFrame:
+    """DuckDB's Arrow result as the DataFrame ``ibis`` returns for ``expr`` (the steps of the
+    DuckDB backend's ``execute`` in ibis-framework 12, which is pinned)."""
+    import pyarrow.types as pat
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+    df = pd.DataFrame({
+        name: (col.to_pylist() if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count
+               else col.to_pandas())
+        for name, col in zip(table.column_names, table.columns)})
+    df = DuckDBPandasData.convert_table(df, expr.as_table().schema())
+    return expr.__pandas_result__(df)
+
+
+def _stable_sql(sql: str, expr: ir.Expr | None) -> str:
+    """The SQL with in-memory tables (random names, e.g. a segment list) named by their content."""
+    if expr is None:
+        return sql
+    for node in expr.op().find(ops.InMemoryTable):
+        sink = pa.BufferOutputStream()
+        table = node.data.to_pyarrow(node.schema)
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        sql = sql.replace(node.name, "memtable_" + hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24])
+    return sql
+
+
+def _read(path: Path) -> pa.Table | None:
+    try:
+        with pa.OSFile(str(path), "rb") as f:
+            return pa.ipc.open_file(f).read_all()
+    except (FileNotFoundError, pa.ArrowInvalid, OSError):
+        return None  # absent, or a torn file from a killed run: recompute
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    """Atomically: a reader sees the whole file or none (write aside, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as raw, pa.ipc.new_file(raw, table.schema) as writer:
+            writer.write_table(table)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,104 @@
+"""Cached query results: identical answers, never stale, off when asked, safe when torn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pytest
+
+from carejourney.analyses._cache import QueryCache
+from carejourney.analyses.base import execute, parse_spec
+from carejourney.analyses.context import AnalysisContext
+from carejourney.cli import main
+from carejourney.project import load_project
+from carejourney.store import open_store
+from tests.conftest import MINI_JOURNEY
+
+SPECS = [{"kind": "funnel"}, {"kind": "process_map"}, {"kind": "paths"}, {"kind": "conformance"},
+         {"kind": "compare", "analysis": "funnel", "overall": True}, {"kind": "delays"}, {"kind": "retention"},
+         {"kind": "targets"}, {"kind": "drivers"}, {"kind": "timing", "from": "referral_received",
+                                                   "to": "appointment_booked"}]
+
+
+def _ingest(root: Path, name: str, people: int, steps: list[str], prefix: str) -> None:
+    rows = [(f"{prefix}{i:03d}", f"2026-02-{1 + k:02d} 09:{i % 60:02d}:00", tp)
+            for i in range(people) for k, tp in enumerate(steps)]
+    pd.DataFrame(rows, columns=["person_id", "ts", "touchpoint"]).to_csv(root / name, index=False)
+    assert main(["--project", str(root), "ingest", str(root / name)]) == 0
+
+
+@pytest.fixture
+def project(make_project):
+    root = make_project({"journeys/care.yml": MINI_JOURNEY})
+    _ingest(root, "a.csv", 40, ["referral_received", "appointment_booked", "visit_completed"], "A")
+    _ingest(root, "b.csv", 25, ["referral_received", "appointment_booked"], "B")
+    return root
+
+
+def _results(root: Path) -> tuple[list[pd.DataFrame], QueryCache | None]:
+    project = load_project(root)
+    store = open_store(project)
+    try:
+        ctx = AnalysisContext.from_store(project, store)
+        return [execute(parse_spec(s), ctx)[0] for s in SPECS], ctx.query_cache
+    finally:
+        store.close()
+
+
+def _cache_files(root: Path) -> list[Path]:
+    return sorted((root / "target" / "cache" / "queries").glob("*.arrow"))
+
+
+def test_second_run_is_answered_from_the_cache_with_identical_frames(project, monkeypatch):
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    plain, _ = _results(project)
+    monkeypatch.delenv("CAREJOURNEY_QUERY_CACHE")
+    first, cache = _results(project)
+    assert cache.misses >= len(SPECS) and cache.hits == 0
+    assert _cache_files(project)
+    again, cache = _results(project)
+    assert cache.misses == 0 and cache.hits >= len(SPECS)
+    for spec, a, b, c in zip(SPECS, plain, first, again):  # dtypes and missing values included
+        pd.testing.assert_frame_equal(a, b, obj=str(spec))
+        pd.testing.assert_frame_equal(a, c, obj=str(spec))
+
+
+def test_new_data_is_never_answered_from_an_old_result(project):
+    before, _ = _results(project)
+    _ingest(project, "c.csv", 30, ["referral_received"], "C")
+    after, cache = _results(project)
+    assert cache.misses >= len(SPECS)
+    funnel_before, funnel_after = before[0], after[0]
+    assert funnel_after["entered"].max() == funnel_before["entered"].max() + 30
+
+
+def test_cache_can_be_turned_off(project, monkeypatch):
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    _, cache = _results(project)
+    assert cache is None and not _cache_files(project)
+
+
+def test_a_torn_cache_file_is_recomputed(project):
+    first, _ = _results(project)
+    for f in _cache_files(project):
+        f.write_bytes(f.read_bytes()[:20])   # a run killed while writing (or a damaged disk)
+    again, cache = _results(project)
+    assert cache.misses >= len(SPECS)
+    for a, b in zip(first, again):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_in_memory_tables_are_keyed_by_their_content(tmp_path):
+    """Memtables get random names; two with the same rows share a key, different rows do not."""
+    cache = QueryCache(tmp_path, lambda: "v1")
+    con = ibis.duckdb.connect()
+
+    def key(values):
+        t = ibis.memtable(pd.DataFrame({"x": values}))
+        expr = t.aggregate(n=t.x.sum())
+        return cache.key(str(con.compile(expr)), expr)
+
+    assert key([1, 2, 3]) == key([1, 2, 3])
+    assert key([1, 2, 3]) != key([1, 2, 4])
