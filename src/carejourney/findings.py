@@ -387,7 +387,13 @@ def find(ctx: AnalysisContext, cfg: FindingsConfig | None = None, top: int | Non
 
     Evidence text embeds counts, so it is rebuilt from the suppressed cells.
     """
-    df = collect(ctx, cfg).drop(columns=["members"])
+    cfg = cfg or FindingsConfig()
+    cache = ctx.query_cache
+    if cache is not None:  # kept from an earlier run on the same data and code (analyses/_cache.py)
+        df = cache.frame(f"findings\x1f{cfg!r}\x1f{ctx.project.config.model_dump_json()}",
+                         lambda: collect(ctx, cfg).drop(columns=["members"]))
+    else:
+        df = collect(ctx, cfg).drop(columns=["members"])
     if top is not None:
         df = df.head(top)
     rows = suppress(df, FINDING_RULES, ctx.min_cell)

@@ -102,3 +102,45 @@ def test_in_memory_tables_are_keyed_by_their_content(tmp_path):
 
     assert key([1, 2, 3]) == key([1, 2, 3])
     assert key([1, 2, 3]) != key([1, 2, 4])
+
+
+def test_generated_aliases_do_not_change_the_key(tmp_path):
+    """Ibis names some subqueries at random (e.g. unnest): the same query in another process
+    must find its cached answer."""
+    cache = QueryCache(tmp_path, lambda: "v1")
+    con = ibis.duckdb.connect()
+    t = con.create_table("t", ibis.memtable(pd.DataFrame({"g": [1, 2], "xs": [[1, 2], [3]]})))
+
+    def key():
+        u = t.unnest("xs")
+        expr = u.group_by("g").aggregate(n=u.xs.sum())
+        sql = str(con.compile(expr))
+        return sql, cache.key(sql, expr)
+
+    (sql_a, key_a), (sql_b, key_b) = key(), key()
+    assert sql_a != sql_b and key_a == key_b
+
+
+def test_findings_are_the_same_from_the_cache(project, monkeypatch):
+    from carejourney.findings import FindingsConfig, find
+    from tests.friction_helpers import events_csv, planted_log
+    (project / "planted.csv").write_text(events_csv(*planted_log(n=1500)))  # frictions to find
+    assert main(["--project", str(project), "ingest", str(project / "planted.csv")]) == 0
+
+    def findings():
+        p = load_project(project)
+        store = open_store(p)
+        try:
+            ctx = AnalysisContext.from_store(p, store)
+            return find(ctx, FindingsConfig()).frame, ctx.query_cache
+        finally:
+            store.close()
+
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    plain, _ = findings()
+    monkeypatch.delenv("CAREJOURNEY_QUERY_CACHE")
+    first, _ = findings()
+    again, cache = findings()
+    assert len(plain) and cache.misses == 0
+    pd.testing.assert_frame_equal(plain, first, check_dtype=False)
+    pd.testing.assert_frame_equal(plain, again, check_dtype=False)

@@ -16,8 +16,10 @@ always safe.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -52,8 +54,45 @@ class QueryCache:
         return self._resolved
 
     def key(self, sql: str, expr: ir.Expr | None = None) -> str:
-        text = "\x1f".join((CACHE_VERSION, self.version, self.salt, _stable_sql(sql, expr)))
+        return self._hash("sql", _stable_sql(sql, expr))
+
+    def _hash(self, *parts: str) -> str:
+        text = "\x1f".join((CACHE_VERSION, code_version(), self.version, self.salt, *parts))
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def analysis(self, name: str, expr: ir.Expr, compile_sql: Callable[[], str], con) -> tuple[pd.DataFrame, str]:
+        """An analysis' frame and SQL by its name (resolved spec, project settings), without
+        compiling its expression when the answer is kept: compiling is most of a report's time
+        on unchanged data. ``name`` must determine the expression (with the data and the code,
+        which are part of every key)."""
+        path = self.folder / f"{self._hash('analysis', name)}.arrow"
+        table = _read(path)
+        if table is not None and table.schema.metadata and b"sql" in table.schema.metadata:
+            self.hits += 1
+            return _as_pandas(expr, table), table.schema.metadata[b"sql"].decode()
+        sql = compile_sql()
+        if sql.startswith("-- SQL not available"):
+            return con.to_pandas(expr), sql
+        self.misses += 1
+        table = _execute(con, expr, sql)
+        if table.num_rows <= MAX_ROWS:
+            _write(path, table.replace_schema_metadata({**(table.schema.metadata or {}), b"sql": sql.encode()}))
+            self._prune()
+        return _as_pandas(expr, table), sql
+
+    def frame(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """A derived pandas frame of plain columns (e.g. the ranked findings) by name."""
+        path = self.folder / f"{self._hash('frame', name)}.arrow"
+        table = _read(path)
+        if table is not None:
+            self.hits += 1
+            return table.to_pandas()
+        self.misses += 1
+        df = compute()
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if table.num_rows <= MAX_ROWS:
+            _write(path, table)
+        return table.to_pandas()  # the same conversion as a hit, so both give the same frame
 
     def to_pandas(self, con, expr: ir.Expr, sql: str) -> pd.DataFrame:
         """``con.to_pandas(expr)`` (DuckDB), answered from the folder when the same query was asked
@@ -77,6 +116,19 @@ class QueryCache:
             files.sort(key=lambda p: p.stat().st_mtime)
             for p in files[: len(files) - MAX_FILES // 2]:
                 p.unlink(missing_ok=True)
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the package's code and templates: a new version, or any local edit, starts a
+    fresh cache (results by analysis name depend on the code, not only on the SQL)."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".yml", ".yaml", ".j2", ".json") and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
 
 
 def _execute(con, expr: ir.Expr, sql: str) -> pa.Table:
@@ -103,17 +155,21 @@ def _as_pandas(expr: ir.Expr, table: pa.Table) -> pd.DataFrame:
     return expr.__pandas_result__(df)
 
 
+_GENERATED = re.compile(r"\bibis_[a-z_]+?_[a-z0-9]{26}\b")
+
+
 def _stable_sql(sql: str, expr: ir.Expr | None) -> str:
-    """The SQL with in-memory tables (random names, e.g. a segment list) named by their content."""
-    if expr is None:
-        return sql
-    for node in expr.op().find(ops.InMemoryTable):
-        sink = pa.BufferOutputStream()
-        table = node.data.to_pyarrow(node.schema)
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        sql = sql.replace(node.name, "memtable_" + hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24])
-    return sql
+    """The SQL with Ibis' random names made stable: in-memory tables (e.g. a segment list) are
+    named by their content, other generated aliases (e.g. for ``unnest``) by order of appearance."""
+    if expr is not None:
+        for node in expr.op().find(ops.InMemoryTable):
+            sink = pa.BufferOutputStream()
+            table = node.data.to_pyarrow(node.schema)
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            sql = sql.replace(node.name, "memtable_" + hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24])
+    names: dict[str, str] = {}
+    return _GENERATED.sub(lambda m: names.setdefault(m.group(0), f"ibis_generated_{len(names)}"), sql)
 
 
 def _read(path: Path) -> pa.Table | None:

@@ -150,8 +150,7 @@ def execute(spec: Spec, ctx: AnalysisContext) -> tuple[pd.DataFrame, str, float]
     start = time.perf_counter()
     spec = analysis.resolve(spec, ctx)
     expr = analysis.build(spec, ctx)
-    sql = compile_sql(expr, ctx)
-    df = ctx.to_pandas(expr, sql=sql)
+    df, sql = ctx.analysis_frame(spec, expr)
     df = analysis.postprocess(df, spec, ctx)
     return df, sql, time.perf_counter() - start
 

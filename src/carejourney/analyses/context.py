@@ -21,7 +21,18 @@ from ..errors import SpecError
 from ..mapping import rule_predicate
 from ..model.journey import Journey, did_you_mean
 
-__all__ = ["AnalysisContext"]
+__all__ = ["AnalysisContext", "naive_utc"]
+
+
+def naive_utc(df: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps as naive UTC ``datetime64[us]`` (engines differ in zone and unit)."""
+    for col in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[col]):
+            s = df[col]
+            if getattr(s.dt, "tz", None) is not None:
+                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            df[col] = s.astype("datetime64[us]")
+    return df
 
 
 @dataclass
@@ -80,13 +91,19 @@ class AnalysisContext:
                 else self.query_cache.to_pandas(self.con, expr, sql)
         else:
             df = self.con.to_pandas(expr)
-        for col in df.columns:
-            if pd.api.types.is_datetime64_any_dtype(df[col]):
-                s = df[col]
-                if getattr(s.dt, "tz", None) is not None:
-                    s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-                df[col] = s.astype("datetime64[us]")
-        return df
+        return naive_utc(df)
+
+    def analysis_frame(self, spec, expr: ir.Expr) -> tuple[pd.DataFrame, str]:
+        """An analysis' executed expression and its SQL (``analyses.base.execute``): from the
+        query cache by the resolved spec and the project's settings when there is one, without
+        compiling the expression again."""
+        from .base import compile_sql
+        if self.query_cache is None or self.con is None:
+            sql = compile_sql(expr, self)
+            return self.to_pandas(expr, sql=sql), sql
+        name = "\x1f".join((spec.model_dump_json(by_alias=True), self.project.config.model_dump_json(), self.engine))
+        df, sql = self.query_cache.analysis(name, expr, lambda: compile_sql(expr, self), self.con)
+        return naive_utc(df), sql
 
     def freshness(self) -> datetime | None:
         """Time of the newest event (asked of the engine once per context, then remembered:
