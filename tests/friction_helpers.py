@@ -62,7 +62,7 @@ def context_from(con, project, ev: pd.DataFrame, persons: pd.DataFrame, name: st
     """An AnalysisContext on ``con`` holding these events and persons (stage/owner/channel from the project)."""
     cat = project.touchpoint_catalog()
     ev = ev.copy()
-    ev["event_id"] = [f"e{i}" for i in range(len(ev))]
+    ev["event_id"] = list(range(len(ev)))
     ev["stage"] = ev.touchpoint.map(lambda t: cat[t][1].stage)
     ev["owner"] = ev.touchpoint.map(lambda t: cat[t][0].owner_of(t))
     ev["channel"] = ev.touchpoint.map(lambda t: cat[t][1].channel.value)

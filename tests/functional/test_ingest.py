@@ -184,7 +184,8 @@ def test_missing_required_column_names_the_file_and_fix(make_project, capsys):
 
 def test_batched_parquet_ingest_equals_one_pass(make_project):
     """Large Parquet files stream in batches inside one transaction; the store must hold exactly
-    what a single pass gives (event ids, row numbers of rejects, person keys, links)."""
+    what a single pass gives (each person's events in file order, numbered 0..n-1 with unique ids;
+    row numbers of rejects, person keys, links)."""
     from carejourney.connectors.base import ReadContext
     from carejourney.connectors.files import EventsFileConnector
     from carejourney.ingest import ingest_sources
@@ -212,8 +213,11 @@ def test_batched_parquet_ingest_equals_one_pass(make_project):
         assert receipt.rows_read == 40 and receipt.rows_read == receipt.rows_loaded + receipt.rows_rejected
         con = duckdb.connect(str(root / "target" / "carejourney.duckdb"), read_only=True)
         stores[rows] = {
-            "events": con.execute("select split_part(event_id, ':', 2), split_part(event_id, ':', 3), subject_key, ts, "
-                                  "touchpoint, stage, attrs from events order by 1, 2").fetchall(),
+            # each person's events, in event-id order (= file order within a person)
+            "events": con.execute("select subject_key, list((ts, touchpoint, stage, attrs) order by event_id) "
+                                  "from events group by 1 order by 1").fetchall(),
+            "ids": con.execute("select count(*), count(distinct event_id), min(event_id), max(event_id) "
+                               "from events").fetchall(),
             "rejects": con.execute("select row_num, field, reason from rejects order by 1").fetchall(),
             "links": con.execute("select key_a, key_b from links order by 1, 2").fetchall(),
             "subjects": con.execute("select subject_key, age_band from subjects order by 1, 2").fetchall(),
@@ -221,4 +225,5 @@ def test_batched_parquet_ingest_equals_one_pass(make_project):
         con.close()
     one, many = stores[1 << 20], stores[4]
     assert one == many
-    assert len(one["rejects"]) == 14 and len(one["events"]) == 26  # 5 bad times + 10 bad touchpoints, 1 both
+    assert len(one["rejects"]) == 14 and one["ids"] == [(26, 26, 0, 25)]  # 5 bad times + 10 bad touchpoints, 1 both
+    assert sum(len(evs) for _, evs in one["events"]) == 26 and len(one["events"]) == 7

@@ -57,7 +57,7 @@ def context(project, cohorts: list[dict]) -> AnalysisContext:
             for tp, _, _ in WALK[:c["depth"]]:
                 t += pd.Timedelta(hours=c["gap_hours"])
                 tpd = journey.touchpoint(tp)
-                rows.append({"event_id": f"e{len(rows)}", "person_key": pk, "ts": t, "touchpoint": tp,
+                rows.append({"event_id": len(rows), "person_key": pk, "ts": t, "touchpoint": tp,
                              "stage": tpd.stage, "channel": tpd.channel.value, "owner": journey.owner_of(tp),
                              "source": "test"})
     con = ibis.duckdb.connect()

@@ -32,7 +32,7 @@ def _store(root) -> Store:
     store = Store(connect(project.config.store, project.root), project.config.store)
     catalog = project.touchpoint_catalog()
     t = pa.table({
-        "event_id": [f"f1:{i}" for i in range(len(EVENTS))], "subject_key": [e[0] for e in EVENTS],
+        "event_id": list(range(len(EVENTS))), "subject_key": [e[0] for e in EVENTS],
         "ts": pa.array(pd.to_datetime([e[1] for e in EVENTS]).astype("datetime64[us]")),
         "source": ["test"] * len(EVENTS), "touchpoint": [e[2] for e in EVENTS],
         "stage": [catalog[e[2]][1].stage for e in EVENTS], "episode_id": [e[3] for e in EVENTS],

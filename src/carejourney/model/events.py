@@ -3,6 +3,9 @@
 All timestamps are UTC, stored without a zone (``timestamp``): connectors convert on the way
 in, and calendar periods are computed in the project timezone by the analyses.
 Identifiers appear only as keyed pseudonyms (``subject_key``, ``person_key``).
+``event_id`` is an int64 unique across the store (assigned at ingest, see
+:func:`carejourney.ingest.next_event_id`); analyses use it only as the last tie-break when
+ordering a person's events.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ PERSON_ATTRIBUTES = ("age_band", "sex", "language", "payer_type", "zip3", *NEEDS
 
 SCHEMAS: dict[str, ibis.Schema] = {
     "events": ibis.schema({
-        "event_id": "string", "subject_key": "string", "ts": "timestamp",
+        "event_id": "int64", "subject_key": "string", "ts": "timestamp",
         "source": "string", "source_event": "string", "detail": "string",
         "touchpoint": "string", "stage": "string", "channel": "string", "owner": "string",
         "service_line": "string", "location": "string", "device": "string", "status": "string",

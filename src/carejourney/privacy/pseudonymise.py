@@ -9,6 +9,7 @@ recomputed from a guessed identifier.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from datetime import date
@@ -46,17 +47,60 @@ def pseudonym(key: bytes, id_type: str, value: str) -> str:
     return hmac.digest(key, msg, "sha256").hex()[:32]
 
 
-def _keys_for(key: bytes, id_type: str, distinct: list) -> pa.Array:
-    """Pseudonyms of distinct raw values of one type (null for null/blank values)."""
-    if id_type in ("email", "phone", "ssn", "patient"):
-        return pa.array([None if (v is None or not v.strip()) else pseudonym(key, id_type, v) for v in distinct],
-                        pa.string())
-    prefix, digest = f"{id_type}:", hmac.digest  # other types: normalise = trim + lower-case
+#: Types whose normalisation is more than trim + lower-case (see :func:`normalise_identifier`).
+_SPECIAL_TYPES = ("phone", "ssn", "patient")
+#: The characters ``str.strip()`` removes from ASCII text (Python counts \x1c-\x1f as whitespace).
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+
+
+def _keys_for(key: bytes, id_type: str, distinct: pa.Array) -> pa.Array:
+    """Pseudonyms of distinct raw values of one type (null for null/blank values).
+
+    The same as :func:`pseudonym` per value. For the usual case (ASCII values whose
+    normalisation is trim + lower-case) the text work is vectorised in Arrow and the hex
+    encoding in NumPy, so the per-value Python work is the HMAC alone (:func:`_hmac_sha256_many`).
+    """
+    distinct = distinct.cast(pa.string())
+    if id_type in _SPECIAL_TYPES or not pc.all(pc.string_is_ascii(distinct)).as_py():
+        return pa.array([None if (v is None or not v.strip()) else pseudonym(key, id_type, v)
+                         for v in distinct.to_pylist()], pa.string())
+    norm = pc.ascii_lower(pc.ascii_trim(distinct, _ASCII_SPACE))
+    present = pc.fill_null(pc.greater(pc.binary_length(norm), 0), False)
+    msgs = pc.binary_join_element_wise(pa.scalar(f"{id_type}:"), norm.filter(present), "").cast(pa.binary())
+    raw = _hmac_sha256_many(key, msgs.to_pylist())
+    keys = _hex32(np.frombuffer(raw, np.uint8).reshape(-1, 32)[:, :16])
+    if keys.null_count == 0 and len(keys) == len(distinct):
+        return keys
+    slot = np.cumsum(present.to_numpy(zero_copy_only=False)) - 1
+    return keys.take(pc.if_else(present, pa.array(slot, pa.int64()), pa.scalar(None, pa.int64())))
+
+
+def _hmac_sha256_many(key: bytes, messages: list[bytes]) -> bytes:
+    """HMAC-SHA256 of each message under one key, the digests concatenated (32 bytes each).
+
+    Identical to ``hmac.digest(key, m, "sha256")`` per message (checked in the unit tests): the
+    keyed state is made once and copied per message (``hmac.HMAC.copy``), which skips redoing
+    the key schedule for every identifier.
+    """
+    copy = hmac.new(key, digestmod=hashlib.sha256).copy
     out = []
-    for v in distinct:
-        v = None if v is None else v.strip()
-        out.append(digest(key, (prefix + v.lower()).encode(), "sha256").hex()[:32] if v else None)
-    return pa.array(out, pa.string())
+    append = out.append
+    for m in messages:
+        h = copy()
+        h.update(m)
+        append(h.digest())
+    return b"".join(out)
+
+
+def _hex32(digests: np.ndarray) -> pa.Array:
+    """Rows of 16 bytes as an Arrow array of 32-char lower-case hex strings (``bytes.hex()``)."""
+    n = digests.shape[0]
+    chars = np.empty((n, 32), np.uint8)
+    chars[:, 0::2] = _HEX[digests >> 4]
+    chars[:, 1::2] = _HEX[digests & 15]
+    offsets = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
 
 
 class KeyCache:
@@ -76,7 +120,7 @@ class KeyCache:
         pos = pc.index_in(distinct, value_set=values)
         is_new = pc.is_null(pos).to_numpy(zero_copy_only=False)
         new = distinct.filter(pa.array(is_new))
-        new_keys = _keys_for(key, id_type, new.to_pylist())
+        new_keys = _keys_for(key, id_type, new)
         idx = np.where(is_new, len(values) + np.cumsum(is_new) - 1,
                        pc.fill_null(pos, -1).to_numpy(zero_copy_only=False))
         if len(new):
@@ -111,7 +155,7 @@ def pseudonymise_array(key: bytes, id_types: pa.Array, values: pa.Array, *, dict
         enc = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values.cast(pa.string()))
         distinct = enc.dictionary.cast(pa.string())
         keys = cache.keys_for(key, types[0] or "person", distinct) if cache is not None \
-            else _keys_for(key, types[0] or "person", distinct.to_pylist())
+            else _keys_for(key, types[0] or "person", distinct)
         out = dict_array(enc.indices, keys)
         return out if dictionary else out.dictionary_decode()
     combo = pc.binary_join_element_wise(pc.fill_null(id_types.cast(pa.string()), "person"),
