@@ -6,8 +6,9 @@ Texts are generated from patient-feedback templates (complaints and praise acros
 taxonomy; about one in five carries an identifier to scrub: a name, phone, email, date or
 address). Reports texts/s for one process on a sample and for ``--workers`` processes on all
 ``--n`` texts, by wall clock and by CPU time (on a shared machine the wall clock mostly measures
-the other tenants; CPU time gives what one idle core does). Results go in docs/benchmarks.md
-("Feedback scoring").
+the other tenants; CPU time gives what one idle core does). Then checks, untimed, that the
+sentiments equal vaderSentiment's own ``polarity_scores`` (+ the healthcare lexicon) on the
+first 10,000 texts. Results go in docs/benchmarks.md ("Feedback scoring").
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ def main() -> None:
           f"on {args.workers} idle cores")
     print(f"tagged: {sum(bool(t) for t in topics) / args.n:.0%} of texts have a topic; "
           f"scrubbed: {sum('[' in c for c in clean) / args.n:.0%} contain a placeholder")
+    # the fast VADER path must give vaderSentiment's own number (not timed)
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    from carejourney.voice.scoring import HEALTHCARE_LEXICON
+    plain = SentimentIntensityAnalyzer()
+    plain.lexicon.update(HEALTHCARE_LEXICON)
+    k = min(args.n, 10_000)
+    same = sum(plain.polarity_scores(c)["compound"] == s for c, s in zip(clean[:k], sent[:k]))
+    print(f"checked: {same:,} of {k:,} sentiments equal vaderSentiment's polarity_scores")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ class VaderScorer:
 
     def score(self, texts: Iterable[str | None]) -> list[float | None]:
         polarity = self._analyzer.polarity_scores
-        return [None if not t or not t.strip() else float(polarity(t)["compound"]) for t in texts]
+        return [None if not t or t.isspace() else float(polarity(t)["compound"]) for t in texts]
 
 
 _POSITIVE = [
