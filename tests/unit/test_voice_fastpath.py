@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-import sys
+import importlib.util
 from datetime import datetime
 from pathlib import Path
 
@@ -27,8 +27,18 @@ from carejourney.voice.scoring import HEALTHCARE_LEXICON, VaderScorer
 from carejourney.voice.topics import Taxonomy, Topic, _keyword_regex, builtin_taxonomy
 from tests.conftest import MINI_JOURNEY
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from feedback import make_texts  # noqa: E402  (the benchmark's own generator)
+
+def _bench_module(name: str):
+    """A script of bench/ by path (not by putting bench/ on sys.path: bench/fhir.py would then
+    shadow the fhir.resources package for every later test in the process)."""
+    path = Path(__file__).resolve().parents[2] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_texts = _bench_module("feedback").make_texts  # the benchmark's own generator
 
 
 @pytest.fixture(scope="module")
