@@ -75,6 +75,37 @@ def local_day_us(day: date, tz: str) -> int:
     return int((local.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
 
 
+def _log_events(spec, ctx, sets: list[list[str]]):
+    """The funnel's events from the stored journey log, when the log's order is the funnel's own.
+
+    The log numbers each person's events by (time, design position, event id); the funnel's
+    sequence is (time, step position, event id) over the step events. They agree when every step
+    is one touchpoint and the steps follow the design order, there are no exclusions (their
+    events sort after the steps' at equal times), the unit is the person and the order is
+    ``ordered`` (strict needs every event, unordered any order). Then the funnel needs no window
+    of its own and joins on integer person numbers. Returns ``(events, people)`` or None.
+    """
+    if (spec.unit != "person" or spec.order != "ordered" or spec.steps_kind != "touchpoint" or spec.exclusions
+            or spec.by in EVENT_FIELDS or any(len(s) != 1 for s in sets)):
+        return None
+    journey = ctx.journey(spec.journey)
+    position = {t.id: i for i, t in enumerate(journey.touchpoints)}
+    codes = [position[s[0]] for s in sets]
+    if any(b <= a for a, b in zip(codes, codes[1:])):
+        return None
+    log = ctx.journey_log(spec.journey)
+    if log is None:
+        return None
+    ev = log.events
+    if spec.segment is not None:
+        ev = ev.semi_join(log.people.semi_join(ctx.segment_members(journey, spec.segment), "person_key"), "pid")
+    ev = ev.filter(ev.tp.isin(codes))
+    name = log.decode(ev.tp, "touchpoint")
+    ev = ev.select(unit_key=ev.pid, person_key=ev.pid, ts=ev.ts, us=epoch_us(ev.ts), seq=ev.seq.cast("int64"),
+                   step_col=name, touchpoint=name, by_value=ibis.null("string"))
+    return ev, log.people
+
+
 def _events(spec, ctx, sets: list[list[str]]) -> ir.Table:
     ev = ctx.journey_events(spec.journey, spec.segment)
     if spec.unit == "episode":
@@ -174,7 +205,8 @@ def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
     n = len(sets)
     names = ["|".join(s) for s in sets]
     window_us = int(spec.window.total_seconds() * _US)
-    ev = _events(spec, ctx, sets)
+    from_log = _log_events(spec, ctx, sets)
+    ev, people = from_log if from_log is not None else (_events(spec, ctx, sets), None)
     a = _starts(spec, ev, sets, n, ctx.timezone).mutate(cap=ibis.null("int64"))
     after = {}
     for x in spec.exclusions:
@@ -207,4 +239,8 @@ def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
     deadline = ibis.cases((best.cap.notnull() & (best.cap < deadline), best.cap), else_=deadline)
     best = best.select("unit_key", "person_key", "start", "furthest", *reach, "start_ts",
                        by_value=best.by_value, deadline_us=deadline)
+    if people is not None and spec.by is not None:  # person numbers back to person keys, to join attributes
+        keys = people.select(_pid=people.pid, _pk=people.person_key)
+        best = best.join(keys, best.person_key == keys._pid)
+        best = best.mutate(person_key=best._pk).drop("_pid", "_pk")
     return best.cross_join(as_of)
