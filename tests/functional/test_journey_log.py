@@ -127,10 +127,12 @@ def test_read_only_store_gets_a_temporary_log(project, builds):
 
 
 def test_results_equal_with_and_without_the_log(project, monkeypatch):
-    """Every sequence analysis and level, with a segment: the log changes nothing but speed."""
+    """Every sequence analysis and level, and funnels (which read the log when its order is
+    theirs): the log changes nothing but speed."""
     _csv(project / "c.csv", [("C1", "2026-03-01 08:00:00", "referral_received"),
                              ("C1", "2026-03-01 08:00:00", "site_visit"),          # a tie: design order
                              ("C1", "2026-03-02 08:00:00", "appointment_booked"),
+                             ("C1", "2026-03-02 08:00:00", "appointment_cancelled"),  # a tie in one stage
                              ("C1", "2026-03-03 08:00:00", "appointment_booked"),  # a repeat
                              ("C1", "2026-05-01 08:00:00", "visit_completed")]      # a stall
          + _people("D", 15, ["site_visit", "appointment_booked", "site_visit", "visit_completed"], day=3))
@@ -138,7 +140,9 @@ def test_results_equal_with_and_without_the_log(project, monkeypatch):
     specs = [{"kind": "process_map"}, {"kind": "process_map", "level": "stage"},
              {"kind": "process_map", "collapse_repeats": True}, {"kind": "paths"},
              {"kind": "paths", "level": "stage", "collapse_repeats": False}, {"kind": "conformance"},
-             {"kind": "after_dropout"}]
+             {"kind": "after_dropout"}, {"kind": "funnel"}, {"kind": "funnel", "by": "age_band"},
+             {"kind": "funnel", "steps_kind": "stage", "steps": ["awareness", "access", "care"]},
+             {"kind": "compare", "analysis": "funnel", "overall": True}]
 
     def results() -> list[pd.DataFrame]:
         project_ = load_project(project)

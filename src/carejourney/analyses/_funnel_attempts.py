@@ -80,29 +80,40 @@ def _log_events(spec, ctx, sets: list[list[str]]):
 
     The log numbers each person's events by (time, design position, event id); the funnel's
     sequence is (time, step position, event id) over the step events. They agree when every step
-    is one touchpoint and the steps follow the design order, there are no exclusions (their
-    events sort after the steps' at equal times), the unit is the person and the order is
-    ``ordered`` (strict needs every event, unordered any order). Then the funnel needs no window
-    of its own and joins on integer person numbers. Returns ``(events, people)`` or None.
+    is one touchpoint — or one stage, the journey lists its touchpoints stage by stage and every
+    event carries its touchpoint's stage — and the steps follow the design order, there are no
+    exclusions (their events sort after the steps' at equal times), the unit is the person and
+    the order is ``ordered`` (strict needs every event, unordered any order). Events of one stage
+    at the same instant may then be numbered differently, which changes no count or time: the
+    next step's candidates come after all of them either way. The funnel then needs no window of
+    its own and joins on integer person numbers. Returns ``(events, people)`` or None.
     """
-    if (spec.unit != "person" or spec.order != "ordered" or spec.steps_kind != "touchpoint" or spec.exclusions
-            or spec.by in EVENT_FIELDS or any(len(s) != 1 for s in sets)):
+    if (spec.unit != "person" or spec.order != "ordered" or spec.exclusions or spec.by in EVENT_FIELDS
+            or any(len(s) != 1 for s in sets)):
         return None
     journey = ctx.journey(spec.journey)
-    position = {t.id: i for i, t in enumerate(journey.touchpoints)}
+    stage_pos = {s.id: i for i, s in enumerate(journey.stages)}
+    if spec.steps_kind == "touchpoint":
+        position = {t.id: i for i, t in enumerate(journey.touchpoints)}
+    else:
+        design = [stage_pos.get(t.stage, len(stage_pos)) for t in journey.touchpoints]
+        if any(b < a for a, b in zip(design, design[1:])):
+            return None
+        position = stage_pos
     codes = [position[s[0]] for s in sets]
     if any(b <= a for a, b in zip(codes, codes[1:])):
         return None
     log = ctx.journey_log(spec.journey)
-    if log is None:
+    if log is None or (spec.steps_kind == "stage" and not log.designed_stages):
         return None
     ev = log.events
     if spec.segment is not None:
         ev = ev.semi_join(log.people.semi_join(ctx.segment_members(journey, spec.segment), "person_key"), "pid")
-    ev = ev.filter(ev.tp.isin(codes))
-    name = log.decode(ev.tp, "touchpoint")
+    code = ev.tp if spec.steps_kind == "touchpoint" else ev.st
+    ev = ev.filter(code.isin(codes))
     ev = ev.select(unit_key=ev.pid, person_key=ev.pid, ts=ev.ts, us=epoch_us(ev.ts), seq=ev.seq.cast("int64"),
-                   step_col=name, touchpoint=name, by_value=ibis.null("string"))
+                   step_col=log.decode(code, spec.steps_kind), touchpoint=log.decode(ev.tp, "touchpoint"),
+                   by_value=ibis.null("string"))
     return ev, log.people
 
 

@@ -39,7 +39,7 @@ from ..model.journey import Journey
 __all__ = ["JourneyLog", "LOG_VERSION", "build_log", "log_expression", "fingerprint"]
 
 #: Bump when the log's columns or ordering change: stored logs are then rebuilt.
-LOG_VERSION = "1"
+LOG_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class JourneyLog:
     stages: tuple[str, ...]      # the journey's stages first, then other stage values in the data
     null_stages: bool            # some events carry no stage (stage-level sequences then differ)
     name: str = ""               # the stored table's name ('' when the log is only an expression)
+    designed_stages: bool = False  # every event's stage is its touchpoint's stage in this journey
 
     def decode(self, code: ir.IntegerValue, level: str) -> ir.StringValue:
         """A touchpoint (``level='touchpoint'``) or stage code as its id."""
@@ -103,7 +104,8 @@ def build_log(con, journey: Journey, ev: ir.Table, data_version: str) -> Journey
         meta = con.table(meta_name).to_pyarrow().to_pylist()
         if meta and meta[0]["fingerprint"] == fp:
             return JourneyLog(con.table(log_name), con.table(people_name), tps,
-                              tuple(json.loads(meta[0]["stages"])), bool(meta[0]["null_stages"]), log_name)
+                              tuple(json.loads(meta[0]["stages"])), bool(meta[0]["null_stages"]), log_name,
+                              bool(meta[0]["designed_stages"]))
     # a store opened read-only (e.g. next to a running ingest) gets a log for this connection only
     return _write(con, journey, ev, fp, temp=_read_only(con))
 
@@ -117,16 +119,20 @@ def _write(con, journey: Journey, ev: ir.Table, fp: str, *, temp: bool) -> Journ
     log_name, people_name, meta_name = _names(journey.journey)
     if not temp and meta_name in con.list_tables():
         con.drop_table(meta_name)
-    found = con.to_pyarrow(ev.select("stage").distinct())["stage"].to_pylist()
+    pairs = con.to_pyarrow(ev.select("touchpoint", "stage").distinct()).to_pylist()
+    found = {p["stage"] for p in pairs}
     stages = [s.id for s in journey.stages]
     stages += sorted({s for s in found if s is not None} - set(stages))
     null_stages = None in found
+    designed = {t.id: t.stage for t in journey.touchpoints}
+    designed_stages = all(designed.get(p["touchpoint"]) == p["stage"] for p in pairs)
     ids = ev.select("person_key").distinct()
     con.create_table(people_name, ids.mutate(pid=ibis.row_number().cast("int32")), overwrite=True, temp=temp)
     people = con.table(people_name)  # referenced by name as a later process will (same SQL: cache hits)
     con.create_table(log_name, log_expression(ev.select("person_key", "event_id", "ts", "touchpoint", "stage"),
                                               people, journey, stages), overwrite=True, temp=temp)
     con.create_table(meta_name, ibis.memtable({"fingerprint": [fp], "stages": [json.dumps(stages)],
-                                               "null_stages": [null_stages]}), overwrite=True, temp=temp)
+                                               "null_stages": [null_stages], "designed_stages": [designed_stages]}),
+                     overwrite=True, temp=temp)
     return JourneyLog(con.table(log_name), people, tuple(t.id for t in journey.touchpoints), tuple(stages),
-                      null_stages, log_name)
+                      null_stages, log_name, designed_stages)
