@@ -112,7 +112,7 @@ def ingest_file(project, store: Store, spec: SourceSpec, path: Path, *, key: byt
         raise IngestError(f"{path}: no such file (source '{spec.name}', path '{spec.path}')")
     digest = _sha256(path)
     rel = _shown_path(spec, _rel(project, path), digest)
-    config_hash = hashlib.sha256(spec.model_dump_json().encode() + _journey_hash(project).encode()).hexdigest()[:16]
+    config_hash = hashlib.sha256(spec.model_dump_json().encode() + project.journeys_hash().encode()).hexdigest()[:16]
     file_id = hashlib.sha256(f"{spec.name}|{rel}|{digest}|{config_hash}".encode()).hexdigest()[:20]
     previous = store.receipt_for(spec.name, rel)
     if previous is not None and previous["file_id"] == file_id:
@@ -199,10 +199,6 @@ def _head_start(batches, rows: int = 1 << 18):
         first.events = first.events.slice(rows)
     yield first
     yield from it
-
-
-def _journey_hash(project) -> str:
-    return hashlib.sha256("".join(j.model_dump_json() for j in project.journeys.values()).encode()).hexdigest()
 
 
 def _build_batch(project, staged: Staged, spec: SourceSpec, rel: str, file_id: str, key: bytes, *,

@@ -6,6 +6,8 @@ every problem in every file is collected and reported together (file, line, fiel
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,11 @@ class Project:
     @property
     def timezone(self) -> str:
         return self.config.timezone
+
+    def journeys_hash(self) -> str:
+        """A hash of every journey definition: what ingest's file ids and kept query results
+        depend on (a changed journey maps and measures differently)."""
+        return hashlib.sha256("".join(j.model_dump_json() for j in self.journeys.values()).encode()).hexdigest()
 
     def journey(self, journey_id: str | None = None) -> Journey:
         """The named journey, or the only/first one when no name is given."""

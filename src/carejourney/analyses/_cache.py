@@ -64,51 +64,49 @@ class QueryCache:
         """An analysis' frame and SQL by its name (resolved spec, project settings), without
         compiling its expression when the answer is kept: compiling is most of a report's time
         on unchanged data. ``name`` must determine the expression (with the data and the code,
-        which are part of every key)."""
+        which are part of every key). The SQL is kept in the file's metadata, for the footnote."""
         path = self.folder / f"{self._hash('analysis', name)}.arrow"
-        table = _read(path)
-        if table is not None and table.schema.metadata and b"sql" in table.schema.metadata:
-            self.hits += 1
-            return _as_pandas(expr, table), table.schema.metadata[b"sql"].decode()
-        sql = compile_sql()
-        if sql.startswith("-- SQL not available"):
-            return con.to_pandas(expr), sql
-        self.misses += 1
-        table = _execute(con, expr, sql)
-        if table.num_rows <= MAX_ROWS:
-            _write(path, table.replace_schema_metadata({**(table.schema.metadata or {}), b"sql": sql.encode()}))
-            self._prune()
-        return _as_pandas(expr, table), sql
+        table = self._lookup(path)
+        if table is None:
+            sql = compile_sql()
+            if sql.startswith("-- SQL not available"):
+                return con.to_pandas(expr), sql
+            table = _execute(con, expr, sql)
+            table = self._keep(path, table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                                                    b"sql": sql.encode()}))
+        return _as_pandas(expr, table), table.schema.metadata[b"sql"].decode()
 
     def frame(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """A derived pandas frame of plain columns (e.g. the ranked findings) by name."""
         path = self.folder / f"{self._hash('frame', name)}.arrow"
-        table = _read(path)
-        if table is not None:
-            self.hits += 1
-            return table.to_pandas()
-        self.misses += 1
-        df = compute()
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        if table.num_rows <= MAX_ROWS:
-            _write(path, table)
-        return table.to_pandas()  # the same conversion as a hit, so both give the same frame
+        table = self._lookup(path)
+        if table is None:
+            table = self._keep(path, pa.Table.from_pandas(compute(), preserve_index=False))
+        return table.to_pandas()  # the same conversion on a hit and a miss, so both give the same frame
 
     def to_pandas(self, con, expr: ir.Expr, sql: str) -> pd.DataFrame:
         """``con.to_pandas(expr)`` (DuckDB), answered from the folder when the same query was asked
         before. The raw Arrow result is what is kept, and it is turned into pandas exactly as
         Ibis does, so a cached answer is the very frame a fresh query gives (types included)."""
         path = self.folder / f"{self.key(sql, expr)}.arrow"
-        table = _read(path)
+        table = self._lookup(path)
         if table is None:
-            self.misses += 1
-            table = _execute(con, expr, sql)
-            if table.num_rows <= MAX_ROWS:
-                _write(path, table)
-                self._prune()
-        else:
-            self.hits += 1
+            table = self._keep(path, _execute(con, expr, sql))
         return _as_pandas(expr, table)
+
+    def _lookup(self, path: Path) -> pa.Table | None:
+        table = _read(path)
+        if table is not None:
+            self.hits += 1
+        return table
+
+    def _keep(self, path: Path, table: pa.Table) -> pa.Table:
+        """A computed result (a miss), written to ``path`` when small enough."""
+        self.misses += 1
+        if table.num_rows <= MAX_ROWS:
+            _write(path, table)
+            self._prune()
+        return table
 
     def _prune(self) -> None:
         files = list(self.folder.glob("*.arrow"))

@@ -107,7 +107,7 @@ def build_log(con, journey: Journey, ev: ir.Table, data_version: str) -> Journey
                               tuple(json.loads(meta[0]["stages"])), bool(meta[0]["null_stages"]), log_name,
                               bool(meta[0]["designed_stages"]))
     # a store opened read-only (e.g. next to a running ingest) gets a log for this connection only
-    return _write(con, journey, ev, fp, temp=_read_only(con))
+    return _write(con, journey, ev, fp, temp=_read_only(con), stale=meta_name in existing)
 
 
 def _read_only(con) -> bool:
@@ -115,9 +115,9 @@ def _read_only(con) -> bool:
     return bool(row and row[0])
 
 
-def _write(con, journey: Journey, ev: ir.Table, fp: str, *, temp: bool) -> JourneyLog:
+def _write(con, journey: Journey, ev: ir.Table, fp: str, *, temp: bool, stale: bool) -> JourneyLog:
     log_name, people_name, meta_name = _names(journey.journey)
-    if not temp and meta_name in con.list_tables():
+    if stale and not temp:  # an out-of-date log: unmark it first, so a killed rebuild is never taken as current
         con.drop_table(meta_name)
     pairs = con.to_pyarrow(ev.select("touchpoint", "stage").distinct()).to_pylist()
     found = {p["stage"] for p in pairs}

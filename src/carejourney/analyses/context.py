@@ -7,7 +7,6 @@ The context is engine-agnostic: tests build it from in-memory tables on DuckDB o
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,9 +56,7 @@ class AnalysisContext:
         query_cache = None
         if cache and store.engine == "duckdb" and os.environ.get("CAREJOURNEY_QUERY_CACHE", "1") != "0":
             from ._cache import QueryCache
-            journeys = "".join(j.model_dump_json() for j in project.journeys.values())
-            query_cache = QueryCache(project.target_dir / "cache" / "queries", version,
-                                     salt=hashlib.sha256(journeys.encode()).hexdigest())
+            query_cache = QueryCache(project.target_dir / "cache" / "queries", version, salt=project.journeys_hash())
         return cls(events=store.events(), persons=store.persons(), project=project, con=store.con,
                    feedback=store.feedback(), data_version=version, query_cache=query_cache)
 
