@@ -9,18 +9,25 @@ from .base import ReportContext, Section, Unavailable, View, result_table, secti
 NO_FEEDBACK = Unavailable("no feedback has been ingested for this journey (add a survey, reviews or portal source)")
 
 
+def _fetch(ctx: ReportContext, view_id: str, title: str, intro: str, kind: str, empty: Unavailable = NO_FEEDBACK,
+           **fields):
+    """``(result, None)`` for a feedback analysis with rows, else ``(None, the view saying why not)``."""
+    r = ctx.fetch(kind, **fields) if ctx.has_feedback else NO_FEEDBACK
+    if not isinstance(r, Unavailable) and not r.records():
+        r = empty
+    if isinstance(r, Unavailable):
+        return None, unavailable_view(view_id, title, r, intro)
+    return r, None
+
+
 def topics_view(ctx: ReportContext) -> View:
     title = "Feedback topics"
     intro = ("Themes people raise, by how many people mentioned them; green = mostly positive, red = mostly "
              "negative, grey = mixed. Topics mentioned by too few people are hidden.")
-    if not ctx.has_feedback:
-        return unavailable_view("topics", title, NO_FEEDBACK, intro)
-    r = ctx.fetch("feedback_topics")
-    if isinstance(r, Unavailable):
-        return unavailable_view("topics", title, r, intro)
+    r, missing = _fetch(ctx, "topics", title, intro, "feedback_topics")
+    if missing:
+        return missing
     recs = r.records()
-    if not recs:
-        return unavailable_view("topics", title, NO_FEEDBACK, intro)
     totals: dict[str, dict] = {}
     for x in recs:  # a topic across stages: people add up per stage (a person may count in two stages)
         n = ctx.fmt.safe_people(x.get("people"))
@@ -50,13 +57,9 @@ def per_stage_view(ctx: ReportContext) -> View:
     title = "Sentiment and ratings per stage"
     intro = ("How positive feedback sounds at each stage (-1 to +1), with NPS (-100 to 100), CSAT (% satisfied) "
              "and review stars where people gave them.")
-    if not ctx.has_feedback:
-        return unavailable_view("feedback", title, NO_FEEDBACK, intro)
-    r = ctx.fetch("feedback")
-    if isinstance(r, Unavailable):
-        return unavailable_view("feedback", title, r, intro)
-    if not r.records():
-        return unavailable_view("feedback", title, NO_FEEDBACK, intro)
+    r, missing = _fetch(ctx, "feedback", title, intro, "feedback")
+    if missing:
+        return missing
     return View(id="feedback", title=title, intro=intro, result=r, table=result_table(
         ctx, r, "Feedback per stage", columns=["stage", "people", "items", "sentiment_mean", "sentiment_ci_low",
                                                "sentiment_ci_high", "nps", "csat_pct", "stars_avg", "topic_1"],
@@ -70,13 +73,10 @@ def quotes_view(ctx: ReportContext) -> View:
     intro = ("Typical comments per stage (closest to the stage's average sentiment), with names and contact "
              "details removed. Quotes come only from stages where at least "
              f"{ctx.fmt.k} people gave feedback.")
-    if not ctx.has_feedback:
-        return unavailable_view("quotes", title, NO_FEEDBACK, intro)
-    r = ctx.fetch("verbatims", n=2)
-    if isinstance(r, Unavailable):
-        return unavailable_view("quotes", title, r, intro)
-    if not r.records():
-        return unavailable_view("quotes", title, Unavailable("no stage has comments from enough people to quote"), intro)
+    r, missing = _fetch(ctx, "quotes", title, intro, "verbatims",
+                        empty=Unavailable("no stage has comments from enough people to quote"), n=2)
+    if missing:
+        return missing
     return View(id="quotes", title=title, intro=intro, result=r, table=result_table(
         ctx, r, "Representative comments", columns=["stage", "text", "sentiment", "cell_people"],
         labels={"text": "Comment", "sentiment": "Sentiment (-1..1)", "cell_people": "People giving feedback here"}))
