@@ -22,24 +22,26 @@ _MAP_KEYS = ("touchpoint", *EVENT_MATCH_FIELDS)
 _NULL = "\x00"
 
 
-def map_batch(project, keyed: pa.Table) -> pa.Table:
+def map_batch(project, keyed: pa.Table, memo: dict | None = None) -> pa.Table:
     """Touchpoint/stage/owner mapping, evaluated by the engine (Ibis on in-memory DuckDB).
 
     The rules depend only on a few low-cardinality columns, so they are evaluated once per
     distinct combination of those columns (usually a few hundred) and the answers are taken back
     to the rows by dictionary index — the same result as mapping every row, much faster.
+    ``memo`` (one dict per ingest) keeps the last answer: the batches of one file usually have
+    the same combinations, and then the engine is not asked again.
     """
     from .model.events import SCHEMAS
     if keyed.num_rows == 0:
         return SCHEMAS["events"].to_pyarrow().empty_table().drop_columns(["event_id", "file_id"])
     combo_indices, combos = _distinct_combos(keyed)
-    combos = combos.append_column("combo_idx", pa.array(np.arange(combos.num_rows, dtype=np.int64)))
-    con = ibis.duckdb.connect()
-    try:
-        t = ibis.memtable(combos).mutate(stage=ibis.null("string"), owner=ibis.null("string"))
-        mapped = con.to_pyarrow(map_touchpoints(t, list(project.journeys.values())).order_by("combo_idx"))
-    finally:
-        con.disconnect()
+    last = memo.get("map_batch") if memo is not None else None
+    if last is not None and last[0].equals(combos):
+        mapped = last[1]
+    else:
+        mapped = _map_combos(project, combos)
+        if memo is not None:
+            memo["map_batch"] = (combos, mapped)
     out = keyed
     for col in ("touchpoint", "stage", "channel", "owner"):  # dictionary arrays: no per-row copy of the text
         dictionary = mapped[col].combine_chunks() if mapped.num_rows else pa.array([], pa.string())
@@ -49,6 +51,17 @@ def map_batch(project, keyed: pa.Table) -> pa.Table:
         else:
             out = out.append_column(col, values)
     return out
+
+
+def _map_combos(project, combos: pa.Table) -> pa.Table:
+    """The journeys' rules run by the engine on the distinct combinations, in their order."""
+    combos = combos.append_column("combo_idx", pa.array(np.arange(combos.num_rows, dtype=np.int64)))
+    con = ibis.duckdb.connect()
+    try:
+        t = ibis.memtable(combos).mutate(stage=ibis.null("string"), owner=ibis.null("string"))
+        return con.to_pyarrow(map_touchpoints(t, list(project.journeys.values())).order_by("combo_idx"))
+    finally:
+        con.disconnect()
 
 
 def _distinct_combos(keyed: pa.Table) -> tuple[pa.Array, pa.Table]:

@@ -22,6 +22,7 @@ import ibis
 import pyarrow as pa
 
 from .errors import StoreError
+from .prefetch import prefetch
 from .model.events import NEEDS, PERSON_ATTRIBUTES, SCHEMAS, conform
 
 __all__ = ["Store", "WriteBatch", "open_store", "connect"]
@@ -250,46 +251,6 @@ def _insert(raw, name: str, data) -> None:
         raw.unregister("_cj_batch")
 
 
-def _prefetch(stream, depth: int = 1):
-    """Iterate ``stream`` with its next chunk prepared in a background thread, so preparing a
-    chunk (mostly Arrow and hashing) overlaps with DuckDB compressing and writing the previous one.
-    The producer's exceptions are re-raised here, in the consumer."""
-    import queue
-    import threading
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def produce():
-        try:
-            for chunk in stream:
-                while not stop.is_set():
-                    try:
-                        q.put((True, chunk), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put((True, end))
-        except BaseException as exc:  # handed to the consumer
-            q.put((False, exc))
-
-    worker = threading.Thread(target=produce, name="carejourney-ingest-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            ok, item = q.get()
-            if not ok:
-                raise item
-            if item is end:
-                return
-            yield item
-            del item
-    finally:
-        stop.set()
-
-
 #: Record batches handed to DuckDB hold at most one row group (122,880 rows): DuckDB's parallel,
 #: order-preserving insert splits work by record batch, and a 1M-row batch costs it about twice
 #: the CPU (see docs/benchmarks.md).
@@ -302,7 +263,7 @@ def _event_reader(stream, rest: list, failed: list) -> pa.RecordBatchReader:
     The reader's schema is the canonical one, with the dictionary-encoded columns of the first
     chunk kept as dictionaries; later chunks are cast to it.
     """
-    it = _prefetch(stream)
+    it = prefetch(stream)
     first: pa.Table | None = None
     for chunk in it:  # find the first chunk with events, to fix the schema
         ev = chunk.pop("events", None)
