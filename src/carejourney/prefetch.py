@@ -23,20 +23,24 @@ def prefetch(stream: Iterable[T], depth: int = 1) -> Iterator[T]:
     stop = threading.Event()
     end = object()
 
+    def put(item) -> bool:
+        """Hand ``item`` over; False once the consumer has stopped (never blocks for good)."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce():
         try:
             for chunk in stream:
-                while not stop.is_set():
-                    try:
-                        q.put((True, chunk), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((True, chunk)):
                     return
-            q.put((True, end))
+            put((True, end))
         except BaseException as exc:  # handed to the consumer
-            q.put((False, exc))
+            put((False, exc))
 
     worker = threading.Thread(target=produce, name="carejourney-prefetch", daemon=True)
     worker.start()

@@ -22,8 +22,8 @@ import ibis
 import pyarrow as pa
 
 from .errors import StoreError
-from .prefetch import prefetch
 from .model.events import NEEDS, PERSON_ATTRIBUTES, SCHEMAS, conform
+from .prefetch import prefetch
 
 __all__ = ["Store", "WriteBatch", "open_store", "connect"]
 

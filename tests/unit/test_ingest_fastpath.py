@@ -144,3 +144,65 @@ def test_head_start_split_changes_nothing_stored(make_project, monkeypatch):
             con.close()
     assert stores[0] == stores[1]
     assert stores[0][0] == (60, 57, 3, 57, 12) and stores[0][3] == (57, 0, 56)
+
+
+def test_reorder_equals_table_take():
+    """Grouping a batch by person moves each column on its own; the result must be exactly
+    ``Table.take`` — dictionary, all-null, chunked and plain columns alike."""
+    import numpy as np
+
+    from carejourney.ingest import _reorder
+    n = 1000
+    rng = np.random.default_rng(3)
+    t = pa.table({
+        "key": pa.array([f"k{i % 37}" for i in range(n)]).dictionary_encode(),
+        "ts": pa.array(rng.integers(0, 10**12, n).astype("datetime64[us]")),
+        "gone": pa.nulls(n, pa.string()),
+        "some": pa.array([None if i % 3 else f"v{i}" for i in range(n)]),
+        "chunked": pa.chunked_array([pa.array(range(500)), pa.array(range(500, n))]),
+    })
+    order = np.argsort(rng.integers(0, 50, n), kind="stable")
+    got = _reorder(t, order)
+    want = t.take(pa.array(order))
+    assert got.schema == t.schema
+    for name in t.column_names:
+        g, w = got[name], want[name]
+        if pa.types.is_dictionary(g.type):
+            g, w = g.cast(pa.string()), w.cast(pa.string())
+        assert g.to_pylist() == w.to_pylist(), name
+
+
+def test_prefetch_keeps_order_reraises_and_stops_with_the_consumer():
+    """The read-ahead thread: items in order; the producer's error reaches the consumer; a
+    consumer that stops early stops the producer (no thread left running, nothing more read)."""
+    import threading
+    import time
+
+    from carejourney.prefetch import prefetch
+    assert list(prefetch(iter(range(50)))) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("bad row 7")
+    it = prefetch(failing())
+    assert next(it) == 1
+    with pytest.raises(ValueError, match="bad row 7"):
+        next(it)
+
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+    before = set(threading.enumerate())
+    it = prefetch(endless(), depth=1)
+    assert next(it) == 0
+    mine = [t for t in threading.enumerate() if t not in before]
+    assert len(mine) == 1
+    it.close()
+    mine[0].join(timeout=5)
+    assert not mine[0].is_alive()
+    assert len(produced) <= 3  # the consumed item, the one queued, the one waiting to be queued
