@@ -7,7 +7,6 @@ every problem in every file is collected and reported together (file, line, fiel
 from __future__ import annotations
 
 import hashlib
-
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -29,12 +29,15 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["QueryCache", "MAX_ROWS", "CACHE_VERSION"]
+__all__ = ["QueryCache", "MAX_ROWS", "CACHE_VERSION", "NO_SQL"]
 
 #: Bump when the way results are computed changes without the SQL changing.
 CACHE_VERSION = "1"
 MAX_ROWS = 100_000
 MAX_FILES = 5_000
+#: How ``analyses.base.compile_sql`` starts its text for an expression with no single SQL query:
+#: such an expression is executed by Ibis and never kept.
+NO_SQL = "-- SQL not available"
 
 
 class QueryCache:
@@ -69,7 +72,7 @@ class QueryCache:
         table = self._lookup(path)
         if table is None:
             sql = compile_sql()
-            if sql.startswith("-- SQL not available"):
+            if sql.startswith(NO_SQL):
                 return con.to_pandas(expr), sql
             table = _execute(con, expr, sql)
             table = self._keep(path, table.replace_schema_metadata({**(table.schema.metadata or {}),
@@ -88,6 +91,8 @@ class QueryCache:
         """``con.to_pandas(expr)`` (DuckDB), answered from the folder when the same query was asked
         before. The raw Arrow result is what is kept, and it is turned into pandas exactly as
         Ibis does, so a cached answer is the very frame a fresh query gives (types included)."""
+        if sql.startswith(NO_SQL):
+            return con.to_pandas(expr)
         path = self.folder / f"{self.key(sql, expr)}.arrow"
         table = self._lookup(path)
         if table is None:

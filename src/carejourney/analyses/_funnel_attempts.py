@@ -106,9 +106,7 @@ def _log_events(spec, ctx, sets: list[list[str]]):
     log = ctx.journey_log(spec.journey)
     if log is None or (spec.steps_kind == "stage" and not log.designed_stages):
         return None
-    ev = log.events
-    if spec.segment is not None:
-        ev = ev.semi_join(log.people.semi_join(ctx.segment_members(journey, spec.segment), "person_key"), "pid")
+    ev = log.events if spec.segment is None else log.events_of(ctx.segment_members(journey, spec.segment))
     code = ev.tp if spec.steps_kind == "touchpoint" else ev.st
     ev = ev.filter(code.isin(codes))
     ev = ev.select(unit_key=ev.pid, person_key=ev.pid, ts=ev.ts, us=epoch_us(ev.ts), seq=ev.seq.cast("int64"),

@@ -54,6 +54,10 @@ class JourneyLog:
     name: str = ""               # the stored table's name ('' when the log is only an expression)
     designed_stages: bool = False  # every event's stage is its touchpoint's stage in this journey
 
+    def events_of(self, members: ir.Table) -> ir.Table:
+        """The log's events of the people in ``members`` (a table with ``person_key``)."""
+        return self.events.semi_join(self.people.semi_join(members, "person_key"), "pid")
+
     def decode(self, code: ir.IntegerValue, level: str) -> ir.StringValue:
         """A touchpoint (``level='touchpoint'``) or stage code as its id."""
         names = self.touchpoints if level == "touchpoint" else self.stages

@@ -60,10 +60,7 @@ def sequence(ctx, journey: Journey, segment: str | None, level: Level = "touchpo
     """The journey's events of everyone (or one segment) in sequence; see :class:`Sequence`."""
     log = ctx.journey_log(journey.journey)
     if log is not None and not (level == "stage" and log.null_stages):
-        ev = log.events
-        if segment is not None:
-            members = log.people.semi_join(ctx.segment_members(journey, segment), "person_key")
-            ev = ev.semi_join(members, "pid")
+        ev = log.events if segment is None else log.events_of(ctx.segment_members(journey, segment))
         n_stages = len(journey.stages)
         act, prev, nxt = ("tp", "prev_tp", "next_tp") if level == "touchpoint" else ("st", "prev_st", "next_st")
         t = ev.select(person_key=ev.pid, ts=ev.ts, seq=ev.seq, tp_pos=ev.tp.cast("int64"),

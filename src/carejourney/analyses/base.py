@@ -28,6 +28,7 @@ from ..errors import SpecError
 from ..model.base import Strict
 from ..model.journey import did_you_mean
 from ..privacy.suppression import CellRules, Suppressed, suppress
+from ._cache import NO_SQL
 from .context import AnalysisContext
 
 __all__ = ["Spec", "Analysis", "Result", "register", "get_analysis", "analysis_kinds", "run",
@@ -141,7 +142,7 @@ def compile_sql(expr: ir.Expr, ctx: AnalysisContext) -> str:
     try:
         return str(ctx.con.compile(expr)) if ctx.con is not None else str(ibis.to_sql(expr))
     except Exception as exc:  # some expressions (memtables, UDF-free python steps) have no single SQL
-        return f"-- SQL not available: {type(exc).__name__}"
+        return f"{NO_SQL}: {type(exc).__name__}"
 
 
 def execute(spec: Spec, ctx: AnalysisContext) -> tuple[pd.DataFrame, str, float]:

@@ -84,8 +84,7 @@ class AnalysisContext:
             if sql is None:
                 from .base import compile_sql
                 sql = compile_sql(expr, self)
-            df = self.con.to_pandas(expr) if sql.startswith("-- SQL not available") \
-                else self.query_cache.to_pandas(self.con, expr, sql)
+            df = self.query_cache.to_pandas(self.con, expr, sql)
         else:
             df = self.con.to_pandas(expr)
         return naive_utc(df)

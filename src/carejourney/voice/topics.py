@@ -147,8 +147,9 @@ class Taxonomy:
         groups = []
         self._ids = list(self.topics)
         for i, (tid, t) in enumerate(self.topics.items()):
-            kws = sorted((k for k in t.keywords if k.strip()), key=lambda k: len(_keyword_regex(k)), reverse=True)
-            terms = _by_first_char([_keyword_regex(k) for k in kws], kws)
+            pairs = sorted(((_keyword_regex(k), k) for k in t.keywords if k.strip()), key=lambda p: len(p[0]),
+                           reverse=True)
+            terms = _by_first_char([rx for rx, _ in pairs], [k for _, k in pairs])
             terms += [f"(?i:{p})" for p in t.patterns]
             if terms:
                 groups.append(f"(?P<t{i}>{'|'.join(terms)})")
