@@ -63,15 +63,19 @@ class QueryCache:
         text = "\x1f".join((CACHE_VERSION, code_version(), self.version, self.salt, *parts))
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def analysis(self, name: str, expr: ir.Expr, compile_sql: Callable[[], str], con) -> tuple[pd.DataFrame, str]:
+    def analysis(self, name: str, expr: ir.Expr, compile_sql: Callable[[], str], con,
+                 prepare: Callable[[ir.Expr], None] | None = None) -> tuple[pd.DataFrame, str]:
         """An analysis' frame and SQL by its name (resolved spec, project settings), without
         compiling its expression when the answer is kept: compiling is most of a report's time
         on unchanged data. ``name`` must determine the expression (with the data and the code,
-        which are part of every key). The SQL is kept in the file's metadata, for the footnote."""
+        which are part of every key). The SQL is kept in the file's metadata, for the footnote.
+        ``prepare(expr)`` runs before an expression is executed (writes the shared tables it reads)."""
         path = self.folder / f"{self._hash('analysis', name)}.arrow"
         table = self._lookup(path)
         if table is None:
             sql = compile_sql()
+            if prepare is not None:
+                prepare(expr)
             if sql.startswith(NO_SQL):
                 return con.to_pandas(expr), sql
             table = _execute(con, expr, sql)
@@ -87,15 +91,19 @@ class QueryCache:
             table = self._keep(path, pa.Table.from_pandas(compute(), preserve_index=False))
         return table.to_pandas()  # the same conversion on a hit and a miss, so both give the same frame
 
-    def to_pandas(self, con, expr: ir.Expr, sql: str) -> pd.DataFrame:
+    def to_pandas(self, con, expr: ir.Expr, sql: str, prepare: Callable[[ir.Expr], None] | None = None) -> pd.DataFrame:
         """``con.to_pandas(expr)`` (DuckDB), answered from the folder when the same query was asked
         before. The raw Arrow result is what is kept, and it is turned into pandas exactly as
         Ibis does, so a cached answer is the very frame a fresh query gives (types included)."""
         if sql.startswith(NO_SQL):
+            if prepare is not None:
+                prepare(expr)
             return con.to_pandas(expr)
         path = self.folder / f"{self.key(sql, expr)}.arrow"
         table = self._lookup(path)
         if table is None:
+            if prepare is not None:
+                prepare(expr)
             table = self._keep(path, _execute(con, expr, sql))
         return _as_pandas(expr, table)
 

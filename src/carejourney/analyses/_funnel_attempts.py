@@ -86,8 +86,23 @@ def _log_events(spec, ctx, sets: list[list[str]]):
     the order is ``ordered`` (strict needs every event, unordered any order). Events of one stage
     at the same instant may then be numbered differently, which changes no count or time: the
     next step's candidates come after all of them either way. The funnel then needs no window of
-    its own and joins on integer person numbers. Returns ``(events, people)`` or None.
+    its own and joins on integer person numbers. Returns ``(events, people, codes)`` — ``step_col``
+    holds codes, ``codes`` the steps' — or None.
     """
+    log = _log_for(spec, ctx, sets)
+    if log is None:
+        return None
+    journey = ctx.journey(spec.journey)
+    ev = log.events if spec.segment is None else log.events_of(ctx.segment_members(journey, spec.segment))
+    code = ev.tp if spec.steps_kind == "touchpoint" else ev.st
+    ev = ev.filter(code.isin([log.code(i, spec.steps_kind) for s in sets for i in s]))
+    ev = ev.select(unit_key=ev.pid, person_key=ev.pid, ts=ev.ts, us=epoch_us(ev.ts), seq=ev.seq.cast("int64"),
+                   step_col=code, touchpoint=log.decode(ev.tp, "touchpoint"), by_value=ibis.null("string"))
+    return ev, log.people, [[log.code(i, spec.steps_kind) for i in s] for s in sets]
+
+
+def _log_for(spec, ctx, sets: list[list[str]]):
+    """The journey log when the funnel can read it (see :func:`_log_events`), else None."""
     if (spec.unit != "person" or spec.order != "ordered" or spec.exclusions or spec.by in EVENT_FIELDS
             or any(len(s) != 1 for s in sets)):
         return None
@@ -106,13 +121,18 @@ def _log_events(spec, ctx, sets: list[list[str]]):
     log = ctx.journey_log(spec.journey)
     if log is None or (spec.steps_kind == "stage" and not log.designed_stages):
         return None
-    ev = log.events if spec.segment is None else log.events_of(ctx.segment_members(journey, spec.segment))
-    code = ev.tp if spec.steps_kind == "touchpoint" else ev.st
-    ev = ev.filter(code.isin(codes))
-    ev = ev.select(unit_key=ev.pid, person_key=ev.pid, ts=ev.ts, us=epoch_us(ev.ts), seq=ev.seq.cast("int64"),
-                   step_col=log.decode(code, spec.steps_kind), touchpoint=log.decode(ev.tp, "touchpoint"),
-                   by_value=ibis.null("string"))
-    return ev, log.people
+    return log
+
+
+def units_of(u: ir.Table, spec, ctx, sets: list[list[str]], members: ir.Table) -> ir.Table:
+    """The rows of :func:`unit_table` ``u`` (made for everyone: ``spec`` without a segment) of the
+    people in ``members`` (a table with ``person_key``)."""
+    log = _log_for(spec, ctx, sets)
+    if log is None:
+        ids = members.select(_m=members.person_key)
+    else:  # on the journey log, units are person numbers
+        ids = log.people.semi_join(members, "person_key").select(_m=log.people.pid)
+    return u.semi_join(ids, u.person_key == ids._m)
 
 
 def _events(spec, ctx, sets: list[list[str]]) -> ir.Table:
@@ -163,14 +183,19 @@ def _extend(a: ir.Table, c: ir.Table, cond: list, **mins) -> ir.Table:
 
     The join is on the unit key alone (a hash join on every engine; extra ON conditions make
     DuckDB fall back to a nested-loop join) and ``cond`` filters inside the aggregate. Grouping
-    by every attempt column, instead of aggregating and joining back, references the attempts
-    once per step, so the plan grows linearly with the number of steps.
+    by the attempt, instead of aggregating and joining back, references the attempts once per
+    step, so the plan grows linearly with the number of steps. An attempt is its unit and the
+    sequence number of its first event (``aid``): its other columns, the same on each of its
+    rows, are carried with ``arbitrary`` (hashing two keys, not every column, is most of the
+    saving of a step at scale).
     """
     j = a.left_join(c, a.unit_key == c.c_unit)
     ok = cond[0]
     for extra in cond[1:]:
         ok = ok & extra
-    return j.group_by([j[name] for name in a.columns]).aggregate(
+    keys = ["unit_key", "aid"]  # an attempt: its unit and the sequence number of its first event
+    return j.group_by(keys).aggregate(
+        **{name: j[name].arbitrary() for name in a.columns if name not in keys},
         **{k: ibis.cases((ok, j[v]), else_=ibis.null(j[v].type())).min() for k, v in mins.items()})
 
 
@@ -215,15 +240,16 @@ def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
     names = ["|".join(s) for s in sets]
     window_us = int(spec.window.total_seconds() * _US)
     from_log = _log_events(spec, ctx, sets)
-    ev, people = from_log if from_log is not None else (_events(spec, ctx, sets), None)
-    a = _starts(spec, ev, sets, n, ctx.timezone).mutate(cap=ibis.null("int64"))
+    # ``match``: what ``step_col`` holds for each step's ids (the log's codes, or the ids)
+    ev, people, match = from_log if from_log is not None else (_events(spec, ctx, sets), None, sets)
+    a = _starts(spec, ev, match, n, ctx.timezone).mutate(cap=ibis.null("int64"))
     after = {}
     for x in spec.exclusions:
         after.setdefault(names.index(x.after) if x.after else 0, []).append(x.event)
     for k in range(n):
         if k:
             gap = spec.max_gap.get(names[k])
-            a = _step(spec, a, ev, sets[k], k, window_us, int(gap.total_seconds() * _US) if gap else None)
+            a = _step(spec, a, ev, match[k], k, window_us, int(gap.total_seconds() * _US) if gap else None)
         if k in after:
             a = _cap(a, ev, after[k], k)
     # furthest step reached: the last of a run of matched steps starting at the entry step

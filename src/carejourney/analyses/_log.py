@@ -63,6 +63,12 @@ class JourneyLog:
         names = self.touchpoints if level == "touchpoint" else self.stages
         return code.substitute({i: n for i, n in enumerate(names)}, else_=ibis.null("string"))
 
+    def code(self, name: str, level: str) -> ir.IntegerValue:
+        """The code of a touchpoint or stage id, written as that id's lookup — a constant the
+        engine folds, so a query compares small integers and its SQL still names the step."""
+        names = self.touchpoints if level == "touchpoint" else self.stages
+        return ibis.literal(name).substitute({n: i for i, n in enumerate(names)}, else_=ibis.null("int64"))
+
 
 def fingerprint(data_version: str, journey: Journey) -> str:
     payload = json.dumps([LOG_VERSION, data_version, journey.model_dump(mode="json")], sort_keys=True, default=str)

@@ -20,7 +20,8 @@ import ibis.expr.types as ir
 
 from ..model.journey import Journey
 
-__all__ = ["Level", "Sequence", "sequence", "sequenced", "ordered", "sequence_window", "position_expr",
+__all__ = ["Level", "Sequence", "sequence", "sequenced", "ordered", "ordered_keys", "Keyed", "sequence_window",
+           "position_expr",
            "collapse", "variant_lists", "BASE_COLUMNS"]
 
 Level = Literal["touchpoint", "stage"]
@@ -121,6 +122,31 @@ def ordered(ctx, journey: Journey, segment: str | None, columns: tuple[str, ...]
     us = ev.ts.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64")
     return ev.mutate(okey=us * (len(order) + 1) + position_expr(ev.touchpoint, order),
                      activity=ev.touchpoint if level == "touchpoint" else ev.stage)
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """:func:`ordered_keys`' events: ``table`` (``person_key``, ``okey``, ``activity``), how to
+    write an activity id as the table holds it (``encode``) and how to name a held one (``decode``)."""
+
+    table: ir.Table
+    encode: Callable[[str], ir.Value]
+    decode: Callable[[ir.Value], ir.Value]
+
+
+def ordered_keys(ctx, journey: Journey, segment: str | None, level: Level = "touchpoint") -> Keyed:
+    """:func:`ordered`'s ``person_key``, ``okey`` and ``activity`` — from the stored journey log
+    when there is one: the same keys over a compact table of integer person numbers and
+    activity codes, rather than the events with text person keys."""
+    log = ctx.journey_log(journey.journey)
+    if log is None:
+        ev = ordered(ctx, journey, segment, level=level)
+        return Keyed(ev.select("person_key", "okey", "activity"), ibis.literal, _identity)
+    ev = log.events if segment is None else log.events_of(ctx.segment_members(journey, segment))
+    us = ev.ts.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64")
+    t = ev.select(person_key=ev.pid, okey=us * (len(journey.touchpoints) + 1) + ev.tp.cast("int64"),
+                  activity=ev.tp if level == "touchpoint" else ev.st)
+    return Keyed(t, lambda name: log.code(name, level), lambda v: log.decode(v, level))
 
 
 def collapse(ev: ir.Table, neighbours: bool = True) -> ir.Table:

@@ -21,8 +21,8 @@ import ibis.expr.types as ir
 from ..model.events import NEEDS
 from ..model.journey import Journey
 
-__all__ = ["resolve_steps", "step_key", "pair_table", "step_table", "person_dims", "stack_dims",
-           "delay_bin", "BINS_PER_DOUBLING", "PERSON_DIMS", "STEP_DIMS", "ALL_DIMS", "local_ts",
+__all__ = ["resolve_steps", "step_key", "pair_table", "pair_rows", "step_table", "person_dims", "stack_dims",
+           "dim_name", "delay_bin", "BINS_PER_DOUBLING", "PERSON_DIMS", "STEP_DIMS", "ALL_DIMS", "local_ts",
            "LEAD_TIME_BUCKETS", "US_PER_HOUR", "weekday_name", "booked_outcome_statuses"]
 
 US_PER_HOUR = 3_600_000_000
@@ -83,6 +83,10 @@ def resolve_steps(journey: Journey, steps: list[tuple[str, str]] | None = None) 
     return result
 
 
+#: Fields of the event that enters a step, kept as ``a_<field>``.
+_ENTRY_FIELDS = ("location", "device", "channel", "service_line")
+
+
 def pair_table(ev: ir.Table, a: str | list[str], b: str | list[str], window: timedelta | None,
                data_end: ir.Value | None = None) -> ir.Table:
     """Per person entering ``a``: a_ts, b_ts (first ``b`` at/after a_ts), delay_us, converted, censored.
@@ -100,6 +104,61 @@ def pair_table(ev: ir.Table, a: str | list[str], b: str | list[str], window: tim
     j = first.inner_join(eb, (first.person_key == eb.pk_b) & (eb.ts_b >= first.a_ts))
     reached = j.group_by(pk2=j.person_key).aggregate(b_ts=j.ts_b.min())
     out = first.left_join(reached, first.person_key == reached.pk2).drop("pk2")
+    return _outcome(out, window, data_end)
+
+
+def pair_rows(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]], window: timedelta | None,
+              data_end: ir.Value | None = None) -> ir.Table:
+    """:func:`pair_table` of every ``(a, b)`` pair stacked, the pair's position in ``pair``: one row
+    per (person, pair) for people who entered the pair's ``a``.
+
+    Computed in one pass however many pairs: one group-by over the ``a`` events finds each
+    person's entry into every distinct ``a`` (aggregates filtered to it; the entry event's
+    fields as one struct), one join of the ``b`` events with it and a group-by the first ``b`` at
+    or after each pair's entry, and a small cross join makes the rows. Pair by pair (a group-by,
+    a join and a group-by each) took the friction analyses some fifteen passes over the events.
+    """
+    sets = [(tuple([a] if isinstance(a, str) else a), tuple([b] if isinstance(b, str) else b)) for a, b in pairs]
+    a_sets = list(dict.fromkeys(a for a, _ in sets))
+    ea = ev.filter(ev.touchpoint.isin(list(dict.fromkeys(t for a in a_sets for t in a))))
+    entry = ibis.struct({c: ea[c] for c in _ENTRY_FIELDS})
+    aggs = {}
+    for i, a in enumerate(a_sets):
+        hit = ea.touchpoint.isin(list(a))
+        aggs[f"ts_{i}"] = ea.ts.min(where=hit)
+        aggs[f"en_{i}"] = entry.argmin(ea.ts, where=hit)
+    first = ea.group_by("person_key").aggregate(**aggs)
+    eb = ev.filter(ev.touchpoint.isin(list(dict.fromkeys(t for _, b in sets for t in b))))
+    eb = eb.select(pk_b="person_key", ts_b="ts", tp_b="touchpoint")
+    j = first.inner_join(eb, first.person_key == eb.pk_b)
+    reached = j.group_by(pk2=j.person_key).aggregate(**{
+        f"b_{k}": j.ts_b.min(where=j.tp_b.isin(list(b)) & (j.ts_b >= j[f"ts_{a_sets.index(a)}"]))
+        for k, (a, b) in enumerate(sets)})
+    both = first.left_join(reached, first.person_key == reached.pk2).drop("pk2")
+    x = both.cross_join(ibis.memtable({"pair": list(range(len(sets)))}))
+
+    def pick(col):
+        return ibis.cases(*[(x.pair == k, x[col(k, a_sets.index(a))]) for k, (a, _) in enumerate(sets)])
+    en = pick(lambda k, i: f"en_{i}")
+    rows = x.select("person_key", "pair", a_ts=pick(lambda k, i: f"ts_{i}"),
+                    **{f"a_{c}": en[c] for c in _ENTRY_FIELDS}, b_ts=pick(lambda k, i: f"b_{k}"))
+    return _outcome(rows.filter(rows.a_ts.notnull()), window, data_end)
+
+
+def step_table(ev: ir.Table, steps: list[tuple[str, str]], window: timedelta | None,
+               censor: bool = True) -> ir.Table:
+    """All steps stacked: one row per (person, step) for people who entered the step; ``step`` is
+    the step's key, ``step_no`` its position in ``steps`` (cheaper to group by)."""
+    data_end = ev.ts.max().as_scalar() if censor else None
+    rows = pair_rows(ev, steps, window, data_end)
+    names = [step_key(a, b) for a, b in steps]
+    rows = rows.mutate(step=ibis.cases(*[(rows.pair == k, n) for k, n in enumerate(names)]))
+    return rows.select("person_key", "a_ts", *[f"a_{c}" for c in _ENTRY_FIELDS], "b_ts", "delay_us", "converted",
+                       "censored", "step", step_no="pair")
+
+
+def _outcome(out: ir.Table, window: timedelta | None, data_end: ir.Value | None) -> ir.Table:
+    """delay_us, converted and censored from a_ts and b_ts (see :func:`pair_table`)."""
     delay = out.b_ts.delta(out.a_ts, unit="microsecond")
     if window is not None:
         w_us = int(window.total_seconds() * 1_000_000)
@@ -113,17 +172,6 @@ def pair_table(ev: ir.Table, a: str | list[str], b: str | list[str], window: tim
     else:
         out = out.mutate(censored=ibis.literal(False))
     return out
-
-
-def step_table(ev: ir.Table, steps: list[tuple[str, str]], window: timedelta | None,
-               censor: bool = True) -> ir.Table:
-    """All steps stacked: one row per (person, step) for people who entered the step."""
-    data_end = ev.ts.max() if censor else None
-    parts = []
-    for a, b in steps:
-        t = pair_table(ev, a, b, window, data_end.as_scalar() if data_end is not None else None)
-        parts.append(t.mutate(step=ibis.literal(step_key(a, b))))
-    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
 
 
 def delay_bin(delay_us: ir.IntegerValue) -> ir.IntegerValue:
@@ -199,8 +247,14 @@ def person_dims(ev: ir.Table, persons: ir.Table, journey: Journey, tz: str, with
 
 
 def stack_dims(table: ir.Table, dims: list[str]) -> ir.Table:
-    """Long form: one row per input row and dimension, with ``dimension`` and string ``value``."""
-    dim_t = ibis.memtable({"dimension": list(dims)})
-    x = table.cross_join(dim_t)
-    value = ibis.cases(*[(x.dimension == d, x[d].cast("string")) for d in dims], else_=ibis.null("string"))
+    """Long form: one row per input row and dimension, with the dimension's position in ``dims``
+    as ``dim`` (numbers are cheaper to pick and group by than names: :func:`dim_name`) and its
+    string ``value``."""
+    x = table.cross_join(ibis.memtable({"dim": list(range(len(dims)))}))
+    value = ibis.cases(*[(x.dim == i, x[d].cast("string")) for i, d in enumerate(dims)], else_=ibis.null("string"))
     return x.mutate(value=ibis.coalesce(value, "(unknown)"))
+
+
+def dim_name(dim: ir.IntegerValue, dims: list[str]) -> ir.StringValue:
+    """The name of a dimension :func:`stack_dims` numbered."""
+    return ibis.cases(*[(dim == i, d) for i, d in enumerate(dims)], else_=ibis.null("string"))

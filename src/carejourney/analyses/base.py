@@ -140,7 +140,9 @@ def parse_spec(data: dict) -> Spec:
 
 def compile_sql(expr: ir.Expr, ctx: AnalysisContext) -> str:
     try:
-        return str(ctx.con.compile(expr)) if ctx.con is not None else str(ibis.to_sql(expr))
+        if ctx.con is None:
+            return str(ibis.to_sql(expr))
+        return ctx.describe_shared(expr) + str(ctx.con.compile(expr))
     except Exception as exc:  # some expressions (memtables, UDF-free python steps) have no single SQL
         return f"{NO_SQL}: {type(exc).__name__}"
 

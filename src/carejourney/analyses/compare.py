@@ -85,6 +85,11 @@ class Compare(Analysis):
 
     def build(self, spec: CompareSpec, ctx: AnalysisContext) -> ir.Table:
         analysis = get_analysis(spec.analysis.kind)
+        together = getattr(analysis, "build_compare", None)  # an analysis that does all segments in one pass
+        if together is not None:
+            expr = together([(name, analysis.resolve(sub, ctx)) for name, sub in _sub_specs(spec, ctx)], ctx)
+            if expr is not None:
+                return expr
         parts = []
         for name, sub in _sub_specs(spec, ctx):
             expr = analysis.build(analysis.resolve(sub, ctx), ctx)

@@ -58,13 +58,17 @@ def _event_deviations(ev: ir.Table, j: Journey, spec: ConformanceSpec, as_of) ->
     The sequence gives each event's furthest earlier position (``prev_max``); per-touchpoint
     counts and first occurrences come from aggregates, which are far cheaper at scale than windows.
     """
-    repeatable = [t.id for t in j.touchpoints if t.repeatable]
+    # touchpoints by their position in the journey (every event is of one of its touchpoints): integers
+    # are cheaper to group by than ids, named again on the loops found
+    names = [t.id for t in j.touchpoints]
+    repeatable = [i for i, t in enumerate(j.touchpoints) if t.repeatable]
     e = ev.mutate(next_ts=ibis.coalesce(ev.next_ts, as_of))
     e = e.mutate(gap=seconds_between(e.next_ts, e.ts))
-    per_tp = ev.group_by("person_key", "stage", "touchpoint").aggregate(count=ev.count(), first=ev.seq.min())
-    loops = per_tp.filter((per_tp["count"] > 1) & ~per_tp.touchpoint.isin(repeatable or [""]))
+    per_tp = ev.group_by("person_key", "stage", "tp_pos").aggregate(count=ev.count(), first=ev.seq.min())
+    loops = per_tp.filter((per_tp["count"] > 1) & ~per_tp.tp_pos.isin(repeatable or [-1]))
+    loops = loops.mutate(touchpoint=loops.tp_pos.substitute(dict(enumerate(names)), else_=ibis.null("string")))
     late = e.filter((e.tp_pos < e.prev_max).fill_null(False))
-    late = late.semi_join(per_tp, (late.person_key == per_tp.person_key) & (late.touchpoint == per_tp.touchpoint)
+    late = late.semi_join(per_tp, (late.person_key == per_tp.person_key) & (late.tp_pos == per_tp.tp_pos)
                           & (late.seq == per_tp["first"]))
     stall = (e.stage != j.stages[-1].id).fill_null(True) & (e.gap > spec.stall_after.total_seconds()).fill_null(False)
     one = ibis.literal(1, "int64")

@@ -84,8 +84,9 @@ class AnalysisContext:
             if sql is None:
                 from .base import compile_sql
                 sql = compile_sql(expr, self)
-            df = self.query_cache.to_pandas(self.con, expr, sql)
+            df = self.query_cache.to_pandas(self.con, expr, sql, prepare=self._prepare)
         else:
+            self._prepare(expr)
             df = self.con.to_pandas(expr)
         return naive_utc(df)
 
@@ -98,8 +99,31 @@ class AnalysisContext:
             sql = compile_sql(expr, self)
             return self.to_pandas(expr, sql=sql), sql
         name = "\x1f".join((spec.model_dump_json(by_alias=True), self.project.config.model_dump_json(), self.engine))
-        df, sql = self.query_cache.analysis(name, expr, lambda: compile_sql(expr, self), self.con)
+        df, sql = self.query_cache.analysis(name, expr, lambda: compile_sql(expr, self), self.con,
+                                            prepare=self._prepare)
         return naive_utc(df), sql
+
+    # -- shared tables -------------------------------------------------------------------
+    def shared(self, kind: str, key, build: Callable[[], ir.Table]) -> ir.Table:
+        """``build()``'s rows as a table several analyses read, written once per data version on
+        first use (:mod:`analyses._shared`); where nothing is shared (not DuckDB, no data version,
+        ``CAREJOURNEY_SHARED_TABLES=0``), the expression itself."""
+        if self.data_version is None or getattr(self.con, "name", None) != "duckdb" \
+                or os.environ.get("CAREJOURNEY_SHARED_TABLES", "1") == "0":
+            return build()
+        if "_shared" not in self.__dict__:
+            from ._shared import SharedTables
+            self.__dict__["_shared"] = SharedTables(self.con, self.data_version)
+        return self.__dict__["_shared"].table(kind, key, build)
+
+    def describe_shared(self, expr: ir.Expr) -> str:
+        """How the shared tables ``expr`` reads are computed, as SQL comments ('' when none)."""
+        return self.__dict__["_shared"].describe(expr) if "_shared" in self.__dict__ else ""
+
+    def _prepare(self, expr: ir.Expr) -> None:
+        """Before executing ``expr``: write the shared tables it reads (see :meth:`shared`)."""
+        if "_shared" in self.__dict__:
+            self.__dict__["_shared"].prepare(expr)
 
     def freshness(self) -> datetime | None:
         """Time of the newest event (asked of the engine once per context, then remembered:

@@ -35,7 +35,7 @@ from ..model.base import Duration
 from ..model.journey import Journey, did_you_mean
 from ..privacy.suppression import CellRules
 from . import _stats as st
-from ._steps import (ALL_DIMS, delay_bin, person_dims, resolve_steps, stack_dims, step_key,
+from ._steps import (ALL_DIMS, delay_bin, dim_name, person_dims, resolve_steps, stack_dims, step_key,
                      step_table, weekday_name)
 from .base import Analysis, Spec, register
 from .context import AnalysisContext
@@ -105,12 +105,16 @@ def step_wide(ctx: AnalysisContext, journey_id: str | None, segment: str | None,
     if features:
         end = ibis.coalesce(x.b_ts, x.a_ts + ibis.interval(seconds=int(window.total_seconds())))
         x = x.mutate(end_ts=end)
-        fe = ev.filter(ev.touchpoint.isin(features)).select(pk_f="person_key", f_tp="touchpoint", f_ts="ts")
-        jf = x.select("person_key", "step", "end_ts").inner_join(
-            fe, (x.person_key == fe.pk_f) & (fe.f_ts <= x.end_ts))
-        had = jf.group_by(pk_h="person_key", step_h="step").aggregate(
-            **{f"had_{f}": (jf.f_tp == f).any() for f in features})
-        x = x.left_join(had, (x.person_key == had.pk_h) & (x.step == had.step_h)).drop("pk_h", "step_h")
+        # had f by the end of the step: the person's first f came by then. Per person, not per
+        # (person, step): one group-by and a join, instead of joining every step to every f event.
+        # Where the person had no feature event by then at all, the column is null, as a join gives.
+        fe = ev.filter(ev.touchpoint.isin(features))
+        firsts = fe.group_by(pk_f=fe.person_key).aggregate(
+            _f_any=fe.ts.min(), **{f"_f_{i}": fe.ts.min(where=fe.touchpoint == f) for i, f in enumerate(features)})
+        x = x.left_join(firsts, x.person_key == firsts.pk_f).drop("pk_f")
+        x = x.mutate(**{f"had_{f}": ibis.ifelse(x._f_any <= x.end_ts, (x[f"_f_{i}"] <= x.end_ts).fill_null(False),
+                                                ibis.null("boolean")) for i, f in enumerate(features)})
+        x = x.drop("_f_any", *[f"_f_{i}" for i in range(len(features))])
         for f in features:
             # a feature counts for steps it precedes, and not for its own form (intake started → completed)
             ok = [step_key(a, b) for a, b in steps if f not in (a, b) and order[f] < order[b]
@@ -126,13 +130,39 @@ def step_wide(ctx: AnalysisContext, journey_id: str | None, segment: str | None,
 
 def step_counts(ctx: AnalysisContext, journey_id: str | None, segment: str | None, steps, dims, features,
                 window: timedelta, censor: bool) -> ir.Table:
-    """Lazy: people per (step, dimension, value, delay bin); bin -1 = did not convert."""
+    """Lazy: people per (step, dimension, value, delay bin); bin -1 = did not convert.
+
+    Drivers, equity and the findings ask this of the same steps with different dimensions. Each
+    dimension's counts depend on that dimension alone, so the counts of *every* dimension (and
+    of the journey's default features with the ones asked for) are computed once per journey,
+    segment, steps, window and data version (``AnalysisContext.shared``) and each caller reads
+    its dimensions' rows."""
+    j = ctx.journey(journey_id)
+    wanted = list(ALL_DIMS if dims is None else dims)
+    asked = default_features(j) if features is None else list(features)
+    resolved = resolve_steps(j, steps)
+    if resolved:  # (without steps, building the counts raises the error that says so)
+        _check(j, resolved, wanted, asked)
+    every = sorted(set(default_features(j)) | set(asked))
+    key = [j.model_dump(mode="json"), segment, resolved, every, window.total_seconds(), censor, ctx.timezone]
+    counts = ctx.shared("step_counts", key, lambda: _step_counts(ctx, journey_id, segment, steps, None, every,
+                                                                 window, censor))
+    return counts.filter(counts.dimension.isin(wanted + [f"had_{f}" for f in asked]))
+
+
+def _step_counts(ctx: AnalysisContext, journey_id: str | None, segment: str | None, steps, dims, features,
+                 window: timedelta, censor: bool) -> ir.Table:
     x, all_dims = step_wide(ctx, journey_id, segment, steps, dims, features, window, censor)
     x = x.mutate(bin=ibis.ifelse(x.converted, delay_bin(x.delay_us), -1))
-    long = stack_dims(x.select("person_key", "step", "a_ts", "bin", *all_dims), all_dims)
+    long = stack_dims(x.select("person_key", "step_no", "a_ts", "bin", *all_dims), all_dims)
     long = long.filter(long.value != "(n/a)")
-    return long.group_by("step", "dimension", "value", "bin").aggregate(
+    # grouped by numbers (step, dimension), named on the counts
+    counts = long.group_by("step_no", "dim", "value", "bin").aggregate(
         n=long.person_key.count(), first_ts=long.a_ts.min(), last_ts=long.a_ts.max())
+    names = [step_key(a, b) for a, b in resolve_steps(ctx.journey(journey_id), steps)]
+    return counts.select(step=ibis.cases(*[(counts.step_no == i, n) for i, n in enumerate(names)]),
+                         dimension=dim_name(counts.dim, all_dims), value="value", bin="bin", n="n",
+                         first_ts="first_ts", last_ts="last_ts")
 
 
 def step_meta(journey: Journey, steps) -> dict[str, dict]:

@@ -35,7 +35,7 @@ from ..errors import SpecError
 from ..model.base import Duration, Strict
 from ..model.events import PERSON_ATTRIBUTES
 from ..privacy.suppression import CellRules
-from ._funnel_attempts import EVENT_FIELDS, step_sets, unit_table
+from ._funnel_attempts import EVENT_FIELDS, step_sets, unit_table, units_of
 from .base import Analysis, Spec, register
 from .context import AnalysisContext
 from .periods import epoch_us, period_end, with_period
@@ -125,7 +125,30 @@ class Funnel(Analysis):
         sets = step_sets(spec, journey)
         if spec.date_from and spec.date_to and spec.date_to < spec.date_from:
             raise SpecError(f"date_to {spec.date_to} is before date_from {spec.date_from}")
-        u = unit_table(spec, ctx, sets, as_of_table(spec.as_of, ctx))
+        return self._aggregate(spec, ctx, sets, _units(spec, ctx, sets))
+
+    def build_compare(self, parts: list[tuple[str, FunnelSpec]], ctx: AnalysisContext) -> ir.Table | None:
+        """The funnels of several segments (``compare``) from one unit table: a unit's best attempt
+        depends on its own events alone, so a segment's units are everyone's units of the
+        segment's people. None when the specs differ in more than the segment, or break down
+        (a breakdown's top values depend on the segment)."""
+        base = parts[0][1].model_copy(update={"segment": None})
+        if base.by is not None or any(sub.model_copy(update={"segment": None}) != base for _, sub in parts):
+            return None
+        journey = ctx.journey(base.journey)
+        sets = step_sets(base, journey)
+        if base.date_from and base.date_to and base.date_to < base.date_from:
+            raise SpecError(f"date_to {base.date_to} is before date_from {base.date_from}")
+        everyone = _units(base, ctx, sets)
+        out = []
+        for name, sub in parts:
+            u = everyone if sub.segment is None else \
+                units_of(everyone, base, ctx, sets, ctx.segment_members(journey, sub.segment))
+            out.append(self._aggregate(sub, ctx, sets, u).mutate(_cmp_segment=ibis.literal(name)))
+        return ibis.union(*out) if len(out) > 1 else out[0]
+
+    def _aggregate(self, spec: FunnelSpec, ctx: AnalysisContext, sets, u: ir.Table) -> ir.Table:
+        journey = ctx.journey(spec.journey)
         keys = []
         if spec.by:
             u = _breakdown(u, spec, ctx, journey)
@@ -197,6 +220,19 @@ class Funnel(Analysis):
             carry=(("reached", "previous"),),
             sequence=keys,
         )
+
+
+def _units(spec: FunnelSpec, ctx: AnalysisContext, sets) -> ir.Table:
+    """The unit table (``_funnel_attempts.unit_table``); for everyone in the journey without a
+    breakdown, shared (``AnalysisContext.shared``): the key-step funnel and the segment comparison
+    ask for the same one."""
+    def build():
+        return unit_table(spec, ctx, sets, as_of_table(spec.as_of, ctx))
+    if spec.segment is not None or spec.by is not None:
+        return build()
+    key = [spec.model_dump(mode="json", exclude={"trend", "top"}), ctx.journey(spec.journey).model_dump(mode="json"),
+           ctx.timezone]
+    return ctx.shared("funnel_units", key, build)
 
 
 def _int(v) -> int:

@@ -31,8 +31,8 @@ from ..errors import SpecError
 from ..model.journey import Journey, did_you_mean
 from ..privacy.suppression import CellRules
 from .base import Analysis, Spec, register
-from ._sequence import (BASE_COLUMNS, Level, Sequence, collapse, ordered, position_expr, sequence,
-                        sequence_window, sequenced, variant_lists)
+from ._sequence import (BASE_COLUMNS, Level, Sequence, collapse, ordered, ordered_keys, position_expr,
+                        sequence, sequence_window, sequenced, variant_lists)
 from .context import AnalysisContext
 
 __all__ = ["PathsSpec", "Paths", "AfterDropoutSpec", "AfterDropout", "sequenced", "resolve_level",
@@ -135,11 +135,11 @@ class AfterDropout(Analysis):
         if spec.step is not None and spec.step >= len(steps):
             raise SpecError(f"step: {spec.step} is the last of {len(steps)} steps; nobody drops out "
                             f"after the last step (use 1..{len(steps) - 1})")
-        ev = ordered(ctx, j, spec.segment, level=resolve_level(j, steps))
-        seqs = ev.select("person_key", "okey", "activity")
-        reached = seqs.filter(seqs.activity == steps[0]).group_by("person_key").aggregate(s0=seqs.okey.min())
+        keyed = ordered_keys(ctx, j, spec.segment, level=resolve_level(j, steps))
+        seqs, code = keyed.table, keyed.encode
+        reached = seqs.filter(seqs.activity == code(steps[0])).group_by("person_key").aggregate(s0=seqs.okey.min())
         for i, step in enumerate(steps[1:], start=1):
-            cand = seqs.filter(seqs.activity == step)
+            cand = seqs.filter(seqs.activity == code(step))
             jn = reached.left_join(cand, (reached.person_key == cand.person_key) & (cand.okey > reached[f"s{i - 1}"]))
             reached = jn.group_by([jn[c] for c in reached.columns]).aggregate(**{f"s{i}": jn.okey.min()})
         wanted = [spec.step] if spec.step else list(range(1, len(steps)))
@@ -147,12 +147,12 @@ class AfterDropout(Analysis):
         for k in wanted:
             at = f"s{k - 1}"
             dropped = reached.filter(reached[at].notnull() & reached[f"s{k}"].isnull()).select("person_key", at=reached[at])
-            later = seqs.filter(seqs.activity != steps[k - 1])
+            later = seqs.filter(seqs.activity != code(steps[k - 1]))
             jn = dropped.left_join(later, (dropped.person_key == later.person_key) & (later.okey > dropped.at))
             # events tied on okey share time and touchpoint, hence activity: argmin is deterministic
             nxt = jn.group_by(jn.person_key).aggregate(next=jn.activity.argmin(jn.okey))
             parts.append(nxt.select(step=ibis.literal(k, "int64"), step_activity=ibis.literal(steps[k - 1]),
-                                    next=ibis.coalesce(nxt.next, LEFT)))
+                                    next=ibis.coalesce(keyed.decode(nxt.next), LEFT)))
         rows = ibis.union(*parts) if len(parts) > 1 else parts[0]
         counts = rows.group_by("step", "step_activity", "next").aggregate(people=rows.count())
         w = ibis.window(group_by=counts.step, order_by=[counts.people.desc(), counts.next])

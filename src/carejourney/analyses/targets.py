@@ -33,7 +33,7 @@ from ..model.base import Duration, format_duration
 from ..model.journey import Journey, Target
 from ..privacy.suppression import CellRules
 from . import _stats as st
-from ._steps import US_PER_HOUR, pair_table
+from ._steps import US_PER_HOUR, pair_rows
 from .base import Analysis, Spec, register
 from .context import AnalysisContext
 
@@ -109,24 +109,33 @@ def _us(td: timedelta | None) -> int:
 
 
 def _build(ctx: AnalysisContext, spec: TargetsSpec) -> ir.Table:
+    """One row per check (``check``): people entering, converting, within each target time, the
+    median and p90 delay and the entry period — every check's pairs computed together
+    (``_steps.pair_rows``), one group-by, and a row (n = 0) for a check nobody entered."""
     j = ctx.journey(spec.journey)
     ev = ctx.journey_events(spec.journey, spec.segment)
     end = ev.ts.max().as_scalar() if spec.censor else None
-    parts = []
-    for c in target_checks(j):
-        t = pair_table(ev, c["from"], c["to"], spec.window, end)
-        t = t.filter(~t.censored)
-        tg: Target = c["target"]
-        within = {"median": tg.median, "p90": tg.p90, "sla": tg.sla.within if tg.sla else None}
-        aggs = {f"within_{k}": (t.converted & (t.delay_us <= _us(v))).sum().cast("int64") for k, v in within.items()}
-        parts.append(t.aggregate(
-            n=t.person_key.count(), converted=t.converted.sum().cast("int64"), **aggs,
-            median_hours=t.delay_us.median().cast("float64") / US_PER_HOUR,
-            p90_hours=t.delay_us.quantile(0.9).cast("float64") / US_PER_HOUR,
-            first_ts=t.a_ts.min(), last_ts=t.a_ts.max()).mutate(check=ibis.literal(c["check"])))
-    if not parts:
+    checks = target_checks(j)
+    if not checks:
         return ibis.memtable(pd.DataFrame({"check": pd.Series([], dtype="int64")}))
-    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    t = pair_rows(ev, [(c["from"], c["to"]) for c in checks], spec.window, end)
+    t = t.filter(~t.censored)
+    aggs = {}
+    for k in ("median", "p90", "sla"):
+        limits = [(c["target"].sla.within if c["target"].sla else None) if k == "sla" else getattr(c["target"], k)
+                  for c in checks]
+        limit = ibis.cases(*[(t.pair == i, _us(v)) for i, v in enumerate(limits)])
+        aggs[f"within_{k}"] = (t.converted & (t.delay_us <= limit)).sum().cast("int64")
+    g = t.group_by("pair").aggregate(
+        n=t.person_key.count(), converted=t.converted.sum().cast("int64"), **aggs,
+        median_hours=t.delay_us.median().cast("float64") / US_PER_HOUR,
+        p90_hours=t.delay_us.quantile(0.9).cast("float64") / US_PER_HOUR,
+        first_ts=t.a_ts.min(), last_ts=t.a_ts.max())
+    every = ibis.memtable({"check": [c["check"] for c in checks]})
+    out = every.left_join(g, every.check == g.pair).drop("pair")
+    out = out.mutate(n=out.n.fill_null(0))
+    return out.select("n", "converted", "within_median", "within_p90", "within_sla", "median_hours", "p90_hours",
+                      "first_ts", "last_ts", "check").order_by("check")
 
 
 def evaluate(df: pd.DataFrame, spec: TargetsSpec, ctx: AnalysisContext) -> pd.DataFrame:

@@ -1,0 +1,87 @@
+"""Shared tables: an intermediate result several analyses of one report read, computed once.
+
+Drivers, equity and the findings each counted people per (step, dimension, value, delay bin)
+from scratch — the person-level step table and every person dimension, over all events — which
+was most of a cold report's time. :meth:`SharedTables.table` gives such a result a name and
+returns a table that *refers* to it by that name; the expression is executed into a temporary
+table only when a query that reads it is executed (:meth:`SharedTables.prepare`), so a report
+answered from the query cache (``analyses._cache``) never pays for it.
+
+The name is a hash of what determines the result — the caller's key (journey definition,
+parameters) and the store's data version — so a table made before new data was ingested is
+never read for the new data: the new version gives a new name. Temporary tables live as long as
+the connection and are never written to the database file. Only DuckDB contexts with a data
+version share (like the journey log); elsewhere :meth:`AnalysisContext.shared` returns the
+expression itself, which gives the same rows (the backend tests run both).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Callable
+
+import ibis
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+
+__all__ = ["SharedTables", "PREFIX"]
+
+PREFIX = "_cj_shared_"
+#: Bump when what a shared table holds changes for the same key.
+SHARED_VERSION = "1"
+
+
+class SharedTables:
+    """Named, lazily written temporary tables on one DuckDB connection (see the module docstring)."""
+
+    def __init__(self, con, version: Callable[[], str]):
+        self.con = con
+        self._version = version
+        self._source: dict[str, ir.Table] = {}
+        self._made: set[str] = set()
+        self._sql: dict[str, str] = {}
+
+    def name(self, kind: str, key) -> str:
+        payload = json.dumps([SHARED_VERSION, kind, key, self._version()], sort_keys=True, default=str)
+        return f"{PREFIX}{kind}_{hashlib.sha256(payload.encode()).hexdigest()[:20]}"
+
+    def table(self, kind: str, key, build: Callable[[], ir.Table]) -> ir.Table:
+        """A table named by ``kind``, ``key`` and the data version, holding ``build()``'s rows once a
+        query reading it is executed. ``key`` must determine ``build()``'s result on given data."""
+        name = self.name(kind, key)
+        expr = self._source.setdefault(name, build())
+        return ibis.table(expr.schema(), name=name)
+
+    def _read_by(self, expr: ir.Expr) -> list[str]:
+        return list(dict.fromkeys(t.name for t in expr.op().find(ops.UnboundTable) if t.name in self._source))
+
+    def prepare(self, expr: ir.Expr) -> None:
+        """Write the shared tables ``expr`` reads that do not exist yet (called before executing it)."""
+        todo = [n for n in self._read_by(expr) if n not in self._made]
+        if not todo:
+            return
+        existing = set(self.con.list_tables())
+        for name in todo:
+            if name not in existing:  # another context on this connection may have written it already
+                source = self._source[name]
+                # from the SQL compiled for the footnote (compiling is 0.1-0.3 s of Python); memtables
+                # registered as Ibis' own execution does (as analyses._cache does)
+                self.con._run_pre_execute_hooks(source)
+                self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {self.sql(name)}')
+            self._made.add(name)
+
+    def sql(self, name: str) -> str:
+        """The compiled query of the shared table ``name`` (compiled once)."""
+        if name not in self._sql:
+            self._sql[name] = str(self.con.compile(self._source[name]))
+        return self._sql[name]
+
+    def describe(self, expr: ir.Expr) -> str:
+        """SQL comments saying how each shared table ``expr`` reads is computed (for the footnote:
+        every number stays traceable to its query)."""
+        out = []
+        for name in self._read_by(expr):
+            body = "\n".join(f"--   {line}" for line in self.sql(name).splitlines())
+            out.append(f"-- {name}: a shared table (analyses/_shared.py), computed once per data version as\n{body}\n")
+        return "".join(out)

@@ -1,0 +1,87 @@
+"""Shared tables (analyses/_shared.py): the same answers as inline queries, never stale, never
+written for a report answered from the query cache."""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+import pytest
+
+from carejourney.analyses._shared import PREFIX
+from carejourney.analyses.base import execute, parse_spec
+from carejourney.analyses.context import AnalysisContext
+from carejourney.model.events import PERSON_ATTRIBUTES, SCHEMAS
+from carejourney.project import load_project
+from carejourney.store import open_store
+from tests.conftest import _events_frame
+from tests.functional.test_query_cache import SPECS, _ingest, project  # noqa: F401 (fixture)
+
+SHARING = [{"kind": "drivers"}, {"kind": "equity"}, {"kind": "targets"}, {"kind": "funnel"},
+           {"kind": "compare", "analysis": "funnel", "overall": True}]
+
+
+def _shared_tables(con) -> list[str]:
+    return sorted(t for t in con.list_tables() if t.startswith(PREFIX))
+
+
+def _context(con, project, people: dict, version: str) -> AnalysisContext:
+    """A context on tables ``ev`` / ``persons`` of ``con`` (rewritten), with data version ``version``."""
+    ev, persons = _events_frame(people, project)
+    schema = ibis.schema({"person_key": "string", **{k: v for k, v in SCHEMAS["events"].items() if k != "subject_key"}})
+    ev_t = con.create_table("ev", ibis.memtable(ev[list(schema.names)]).cast(schema), overwrite=True)
+    first_last = ev.groupby("person_key")["ts"].agg(["min", "max"]).rename(columns={"min": "first_seen", "max": "last_seen"})
+    pdf = persons.merge(first_last, left_on="person_key", right_index=True, how="left")
+    pschema = ibis.schema({"person_key": "string", **{k: v for k, v in SCHEMAS["subjects"].items() if k in PERSON_ATTRIBUTES},
+                           "first_seen": "timestamp", "last_seen": "timestamp"})
+    p_t = con.create_table("persons", ibis.memtable(pdf).cast(pschema), overwrite=True)
+    return AnalysisContext(events=ev_t, persons=p_t, project=project, con=con, data_version=lambda: version)
+
+
+def _people(n: int, booked: int) -> dict:
+    return {f"p{i}": {"events": [("referral_received", "2026-01-02"), *([("appointment_booked", "2026-01-05")]
+                                                                       if i < booked else [])],
+                      "attrs": {"language": "es" if i % 2 else "en"}} for i in range(n)}
+
+
+def test_shared_tables_give_the_inline_answers(project, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    frames = {}
+    for shared in ("0", "1"):
+        monkeypatch.setenv("CAREJOURNEY_SHARED_TABLES", shared)
+        p = load_project(project)
+        store = open_store(p)
+        try:
+            ctx = AnalysisContext.from_store(p, store)
+            frames[shared] = [execute(parse_spec(s), ctx)[0] for s in SHARING]
+            assert bool(_shared_tables(store.con)) == (shared == "1")
+        finally:
+            store.close()
+    for spec, a, b in zip(SHARING, frames["0"], frames["1"]):
+        pd.testing.assert_frame_equal(a, b, obj=str(spec))
+
+
+def test_a_shared_table_of_older_data_is_never_read(duckdb_con, mini_project):
+    old = _context(duckdb_con, mini_project, _people(40, 10), "v1")
+    before, _, _ = execute(parse_spec({"kind": "equity", "dimensions": ["language"], "censor": False}), old)
+    new = _context(duckdb_con, mini_project, _people(40, 30), "v2")  # same connection, new data
+    after, _, _ = execute(parse_spec({"kind": "equity", "dimensions": ["language"], "censor": False}), new)
+    assert len(_shared_tables(duckdb_con)) == 2  # one per data version
+    assert before["converted"].sum() == 10 and after["converted"].sum() == 30
+    funnel, _, _ = execute(parse_spec({"kind": "funnel", "steps": "referral_received,appointment_booked"}), new)
+    assert list(funnel["reached"]) == [40, 30]
+
+
+def test_a_report_answered_from_the_cache_writes_no_shared_table(project):  # noqa: F811
+    for attempt in range(2):
+        p = load_project(project)
+        store = open_store(p)
+        try:
+            ctx = AnalysisContext.from_store(p, store)
+            for s in SPECS:
+                execute(parse_spec(s), ctx)
+            if attempt == 0:
+                assert _shared_tables(store.con) and ctx.query_cache.misses
+            else:
+                assert ctx.query_cache.misses == 0 and not _shared_tables(store.con)
+        finally:
+            store.close()
