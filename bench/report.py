@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from carejourney.enum_columns import current_types, widen
 from carejourney.project import load_project
 from carejourney.store import Store, connect
 
@@ -61,11 +62,14 @@ def build(root: Path, people: int) -> None:
     con = connect("duckdb:///target/carejourney.duckdb", root)
     Store(con)  # creates the canonical tables
     raw = con.con
+    # the ENUM types ingest would give these columns (carejourney.enum_columns)
+    widen(raw, "events", {"source": {"bench"}, "touchpoint": {s[1] for s in STEPS}, "stage": {s[2] for s in STEPS},
+                          "channel": {s[3] for s in STEPS}}, current_types(raw, "events"))
     values = ", ".join(f"({k}, '{tp}', '{st}', '{ch}', {p}, {d})" for k, tp, st, ch, p, d in STEPS)
     raw.execute(f"""
         CREATE TEMP TABLE steps AS SELECT * FROM (VALUES {values}) s(k, tp, stage, channel, p, days);
         CREATE TEMP TABLE ppl AS
-          SELECT i, 'P' || i AS subject_key, TIMESTAMP '2026-01-01' + to_seconds((random() * 180 * 86400)::BIGINT) AS t0,
+          SELECT i, i AS subject_key, TIMESTAMP '2026-01-01' + to_seconds((random() * 180 * 86400)::BIGINT) AS t0,
                  (['18-34','35-49','50-64','65-74','75-89'])[1 + (i % 5)::INT] AS age_band,
                  (['en','es','zh','vi'])[1 + (hash(i) % 4)::INT] AS language
           FROM range({people}) t(i);

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -121,10 +122,17 @@ def duckdb_con():
 _counter = iter(range(10**9))
 
 
+def key_of(name) -> int:
+    """A stand-in person/episode key for a test's readable name: a 63-bit integer, as the store's
+    keyed HMACs are (carejourney.privacy.pseudonymise)."""
+    return int.from_bytes(hashlib.sha256(str(name).encode()).digest()[:8], "big") >> 1
+
+
 def _events_frame(people: dict, project) -> tuple[pd.DataFrame, pd.DataFrame]:
     catalog = project.touchpoint_catalog() if project is not None else {}
     rows, persons = [], []
-    for person, spec in people.items():
+    for name, spec in people.items():
+        person = key_of(name)
         events = spec["events"] if isinstance(spec, dict) else spec
         attrs = spec.get("attrs", {}) if isinstance(spec, dict) else {}
         persons.append({"person_key": person, **{a: attrs.get(a) for a in PERSON_ATTRIBUTES}})
@@ -142,10 +150,13 @@ def _events_frame(people: dict, project) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "service_line": extra.get("service_line"), "location": extra.get("location"),
                 "device": extra.get("device"), "status": extra.get("status"),
                 "value": float(extra["value"]) if "value" in extra else None,
-                "episode_id": extra.get("episode_id"), "attrs": None, "file_id": "test",
+                "episode_id": None if extra.get("episode_id") is None else key_of(extra["episode_id"]),
+                "attrs": None, "file_id": "test",
             })
     ev = pd.DataFrame(rows)
     ev["ts"] = pd.to_datetime(ev["ts"]).astype("datetime64[us]")
+    # nullable integers built directly: 63-bit keys must not pass through a float column
+    ev["episode_id"] = pd.array([r["episode_id"] for r in rows], dtype="Int64")
     return ev, pd.DataFrame(persons)
 
 
@@ -164,9 +175,9 @@ def events_for(con, mini_project):
         ev, persons = _events_frame(people, project)
         n = next(_counter)
         schema = {k: v for k, v in SCHEMAS["events"].items() if k != "subject_key"}
-        schema = ibis.schema({"person_key": "string", **schema})
+        schema = ibis.schema({"person_key": "int64", **schema})
         ev_t = con.create_table(f"ev_{n}", ibis.memtable(ev[list(schema.names)]).cast(schema), overwrite=True)
-        pschema = ibis.schema({"person_key": "string", **{k: v for k, v in SCHEMAS["subjects"].items()
+        pschema = ibis.schema({"person_key": "int64", **{k: v for k, v in SCHEMAS["subjects"].items()
                                                            if k in PERSON_ATTRIBUTES}})
         first_last = ev.groupby("person_key")["ts"].agg(["min", "max"]).rename(columns={"min": "first_seen", "max": "last_seen"})
         pdf = persons.merge(first_last, left_on="person_key", right_index=True, how="left")

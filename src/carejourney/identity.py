@@ -105,8 +105,8 @@ def rebuild_identity(store) -> int:
     """Recompute the identity table from every link in the store. Returns the number of keys mapped."""
     links = store.table("links")
     if links.count().execute() == 0:
-        store.replace_identity(pa.table({"subject_key": pa.array([], pa.string()),
-                                         "person_key": pa.array([], pa.string())}))
+        store.replace_identity(pa.table({"subject_key": pa.array([], pa.int64()),
+                                         "person_key": pa.array([], pa.int64())}))
         return 0
     held = _Held()
     try:

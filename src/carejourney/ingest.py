@@ -154,9 +154,10 @@ def _stream(project, batches, spec: SourceSpec, rel: str, digest: str, file_id: 
     reasons: dict[str, int] = {}
     detail: dict = {}
     links: list[pa.Table] = []
-    for staged in _head_start(batches):
+    # keying runs a batch ahead in its own thread (see _keyed), overlapping the mapping and the write
+    for staged, keyed in prefetch(_keyed(_head_start(batches), key, cache)):
         tables, counts = _build_batch(project, staged, spec, rel, file_id, key, start=first_id + n_events,
-                                      cache=cache, memo=memo)
+                                      keyed=keyed, memo=memo)
         links.append(tables.pop("links"))
         rows_read += staged.rows_read
         rows_rejected += counts["rejected"]
@@ -203,33 +204,49 @@ def _head_start(batches, rows: int = 1 << 18):
     yield from it
 
 
+def _keyed(staged_batches, key: bytes, cache: KeyCache):
+    """Each staged batch with its events keyed (:func:`_key_events`), one at a time in order (the
+    cache carries pseudonyms across batches). The events' raw identifiers are dropped here."""
+    for staged in staged_batches:
+        keyed = _key_events(staged.events, key, cache)
+        staged.events = None
+        yield staged, keyed
+
+
+def _key_events(events: pa.Table, key: bytes, cache: KeyCache) -> pa.Table:
+    """Pseudonymise: the events with ``subject_key`` and ``episode_id`` (dictionary-encoded
+    keyed HMACs) in place of the raw identifiers, which go no further."""
+    n = events.num_rows
+    ev_keys = pseudonymise_array(key, events["id_type"], events["id_value"], dictionary=True, cache=cache) if n \
+        else pa.array([], pa.int64())
+    episode = events["episode_ref"]
+    ep_keys = pseudonymise_array(key, pa.repeat(pa.scalar("episode"), n), episode, dictionary=True) \
+        if n and pc.any(pc.is_valid(episode)).as_py() else pa.nulls(n, pa.int64())
+    return events.drop_columns(["id_type", "id_value", "episode_ref", "row_num"]).append_column(
+        "subject_key", ev_keys).append_column("episode_id", ep_keys)
+
+
 def _build_batch(project, staged: Staged, spec: SourceSpec, rel: str, file_id: str, key: bytes, *,
-                 start: int = 0, cache: KeyCache | None = None,
+                 start: int = 0, cache: KeyCache | None = None, keyed: pa.Table | None = None,
                  memo: dict | None = None) -> tuple[dict[str, pa.Table], dict]:
     """De-identified, mapped tables for one staged chunk, and its counts for the receipt.
 
-    ``start`` is the chunk's first event id; ``cache`` carries pseudonyms across chunks so each
-    person is hashed once; ``memo`` keeps the previous chunk's touchpoint mapping. The chunk's
-    events are grouped by person (file order kept within a person) before they are numbered:
-    each person's events are then stored together, which DuckDB compresses far better (and
-    analyses read per person) — see docs/benchmarks.md.
+    ``start`` is the chunk's first event id; ``keyed`` is the chunk's events already keyed by
+    :func:`_key_events` (else they are keyed here, with ``cache`` carrying pseudonyms across
+    chunks so each person is hashed once); ``memo`` keeps the previous chunk's touchpoint
+    mapping. The chunk's events are grouped by person (file order kept within a person) before
+    they are numbered: each person's events are then stored together, which DuckDB compresses
+    far better (and analyses read per person) — see docs/benchmarks.md.
     """
     rejects = staged.rejects
     rejected_rows = set(rejects["row_num"].to_pylist())
     if staged.rows_read < len(rejected_rows):
         raise IngestError(f"{rel}: connector '{spec.kind}' rejected more rows than it read (bug)")
-    events = staged.events
-    # -- pseudonymise: raw identifiers are replaced here and go no further -------------------
-    n = events.num_rows
-    cache = cache if cache is not None else KeyCache()
-    ev_keys = pseudonymise_array(key, events["id_type"], events["id_value"], dictionary=True, cache=cache) if n \
-        else pa.array([], pa.string())
-    episode = events["episode_ref"]
-    ep_keys = pseudonymise_array(key, pa.repeat(pa.scalar("episode"), n), episode, dictionary=True) \
-        if n and pc.any(pc.is_valid(episode)).as_py() else pa.nulls(n, pa.string())
-    keyed = events.drop_columns(["id_type", "id_value", "episode_ref", "row_num"]).append_column(
-        "subject_key", ev_keys).append_column("episode_id", ep_keys)
-    del events
+    if keyed is None:
+        keyed = _key_events(staged.events, key, cache if cache is not None else KeyCache())
+        staged.events = None
+    n = keyed.num_rows
+    ev_keys = keyed["subject_key"].combine_chunks() if n else None
     mapped = map_batch(project, encode_rule_columns(keyed), memo)
     del keyed
     if n:
@@ -286,7 +303,7 @@ def _constant(value: str, n: int) -> pa.Array:
 
 def _subjects(project, subjects: pa.Table, key: bytes, file_id: str) -> pa.Table:
     if subjects.num_rows == 0:
-        return pa.table({"subject_key": pa.array([], pa.string())})
+        return pa.table({"subject_key": pa.array([], pa.int64())})
     privacy = project.config.privacy
     today = datetime.now(timezone.utc).date()
     keys = pseudonymise_array(key, subjects["id_type"], subjects["id_value"])

@@ -21,6 +21,7 @@ from typing import Iterable
 import ibis
 import pyarrow as pa
 
+from .enum_columns import current_types, needs_widening, values_in, widen
 from .errors import StoreError
 from .model.events import NEEDS, PERSON_ATTRIBUTES, SCHEMAS, conform
 from .prefetch import prefetch
@@ -86,10 +87,13 @@ class Store:
     # -- schema ----------------------------------------------------------------------
     def ensure_tables(self) -> None:
         existing = set(self.con.list_tables())
-        if "events" in existing and not self.con.table("events").schema()["event_id"].is_integer():
-            raise StoreError(f"{self.url}: this store was made by an older carejourney (text event ids; they are "
-                             "now integers). Delete the store (e.g. target/carejourney.duckdb) and run "
-                             "`carejourney ingest` again: everything in it is rebuilt from the sources.")
+        if "events" in existing:
+            schema = self.con.table("events").schema()
+            if not (schema["event_id"].is_integer() and schema["subject_key"].is_integer()):
+                raise StoreError(f"{self.url}: this store was made by an older carejourney (text event ids or "
+                                 "person keys; they are now integers). Delete the store (e.g. "
+                                 "target/carejourney.duckdb) and run `carejourney ingest` again: everything in "
+                                 "it is rebuilt from the sources.")
         for name, schema in SCHEMAS.items():
             if name not in existing:
                 self.con.create_table(name, schema=schema)
@@ -135,7 +139,7 @@ class Store:
         identity table's content hash."""
         r, i = self.table("receipts"), self.table("identity")
         rec = r.aggregate(n=r.count(), last=r.ingested_at.max().cast("string"), rows=r.rows_loaded.sum())
-        h = (i.subject_key.concat("|", i.person_key).hash() % 1_000_000_007).sum()
+        h = ((i.subject_key.cast("string").concat("|", i.person_key.cast("string"))).hash() % 1_000_000_007).sum()
         idn = i.aggregate(n_identity=i.count(), h=h)
         row = rec.cross_join(idn).to_pyarrow().to_pylist()[0]
         return "|".join(str(row[k]) for k in ("n", "last", "rows", "n_identity", "h"))
@@ -163,24 +167,26 @@ class Store:
                 if name != "identity" and "file_id" in SCHEMAS[name].names:
                     raw.execute(f"DELETE FROM {name} WHERE file_id IN (SELECT unnest(?::VARCHAR[]))",
                                 [list(batch.replaces)])
-            for name, table in batch.tables.items():
-                _insert(raw, name, table)
-            if batch.stream:
-                # Events of every chunk go through ONE INSERT reading a stream of record batches
-                # (many small INSERTs into one table are much slower); the other, smaller tables
-                # of each chunk are kept and inserted after it.
-                rest: list[dict[str, pa.Table]] = []
-                failed: list[BaseException] = []
-                reader = _event_reader(batch.stream, rest, failed)
+            # Events of every chunk go through as few INSERTs as possible, each reading a stream of
+            # record batches (many small INSERTs into one table are much slower): a new INSERT
+            # starts only where a chunk brings values that an ENUM column's type must first take
+            # in (see carejourney.enum_columns). Other, smaller tables are inserted after.
+            rest: list[dict[str, pa.Table]] = []
+            feed = _EventFeed(itertools.chain([dict(batch.tables)], prefetch(batch.stream)), rest)
+            while feed.pending is not None:
+                types = current_types(raw, "events")
+                if needs_widening(types, feed.pending_values):
+                    widen(raw, "events", feed.pending_values, types)
+                    types = current_types(raw, "events")
                 try:
-                    _insert(raw, "events", reader)
+                    _insert(raw, "events", feed.reader(types))
                 except Exception:
-                    if failed:  # the producer's own error (e.g. a clear IngestError), not DuckDB's wrapper
-                        raise failed[0] from None
+                    if feed.failed:  # the producer's own error (e.g. a clear IngestError), not DuckDB's wrapper
+                        raise feed.failed[0] from None
                     raise
-                for chunk in rest:
-                    for name, table in chunk.items():
-                        _insert(raw, name, table)
+            for chunk in rest:
+                for name, table in chunk.items():
+                    _insert(raw, name, table)
             if os.environ.get("CAREJOURNEY_TEST_PAUSE_IN_WRITE"):  # lets tests kill an ingest mid-write
                 import time
                 Path(os.environ["CAREJOURNEY_TEST_PAUSE_IN_WRITE"]).write_text("writing")
@@ -257,39 +263,55 @@ def _insert(raw, name: str, data) -> None:
 _ARROW_BATCH_ROWS = 122_880
 
 
-def _event_reader(stream, rest: list, failed: list) -> pa.RecordBatchReader:
-    """The events of a chunk stream as one RecordBatchReader; other tables are appended to ``rest``.
+class _EventFeed:
+    """The events of a stream of chunks (table name → rows), handed to DuckDB as record-batch
+    readers; the chunks' other tables are appended to ``rest``.
 
-    The reader's schema is the canonical one, with the dictionary-encoded columns of the first
-    chunk kept as dictionaries; later chunks are cast to it.
+    ``pending`` is the next chunk's events (None at the end) and ``pending_values`` their values
+    in the ENUM columns. :meth:`reader` streams events until the stream ends or a chunk has
+    values outside the ENUM types given — that chunk becomes ``pending`` for the next reader, so
+    the writer can widen the types between two INSERTs of one transaction.
     """
-    it = prefetch(stream)
-    first: pa.Table | None = None
-    for chunk in it:  # find the first chunk with events, to fix the schema
-        ev = chunk.pop("events", None)
-        rest.append(chunk)
-        if ev is not None and ev.num_rows:
-            first = _conform("events", ev, keep_dictionaries=True)
-            break
-    if first is None:
-        schema = SCHEMAS["events"].to_pyarrow()
-        return pa.RecordBatchReader.from_batches(schema, iter(()))
-    schema, held = first.schema, [first]
-    del first
 
-    def batches():
-        try:
-            yield from held.pop().to_batches(_ARROW_BATCH_ROWS)  # not kept once read
-            for chunk in it:
-                ev = chunk.pop("events", None)
-                rest.append(chunk)
-                if ev is not None and ev.num_rows:
-                    yield from _conform("events", ev, keep_dictionaries=True).cast(schema).to_batches(_ARROW_BATCH_ROWS)
-        except BaseException as exc:
-            failed.append(exc)
-            raise
+    def __init__(self, chunks, rest: list):
+        self._chunks = iter(chunks)
+        self.rest = rest
+        self.failed: list[BaseException] = []
+        self.pending: pa.Table | None = None
+        self.pending_values: dict[str, set[str]] = {}
+        self._advance()
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    def _advance(self) -> None:
+        """Move to the next chunk that has events (or to the end)."""
+        self.pending = None
+        for chunk in self._chunks:
+            ev = chunk.pop("events", None)
+            self.rest.append(chunk)
+            if ev is not None and ev.num_rows:
+                self.pending = _conform("events", ev, keep_dictionaries=True)
+                self.pending_values = values_in(self.pending)
+                return
+
+    def reader(self, types: dict) -> pa.RecordBatchReader:
+        """Events from ``pending`` on, in the schema of ``pending`` (its dictionary-encoded
+        columns kept as dictionaries; later chunks are cast to it)."""
+        held, self.pending = [self.pending], None
+        schema = held[0].schema
+
+        def batches():
+            try:
+                yield from held.pop().to_batches(_ARROW_BATCH_ROWS)  # not kept once read
+                self._advance()
+                while self.pending is not None and not needs_widening(types, self.pending_values):
+                    chunk, self.pending = self.pending.cast(schema), None
+                    yield from chunk.to_batches(_ARROW_BATCH_ROWS)
+                    del chunk
+                    self._advance()
+            except BaseException as exc:
+                self.failed.append(exc)
+                raise
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _conform(name: str, table: pa.Table, keep_dictionaries: bool = False) -> pa.Table:

@@ -14,7 +14,7 @@ from carejourney.analyses.base import execute, parse_spec, run
 from carejourney.analyses.feedback import FeedbackSpec, mood_from_sentiment, verbatims
 from carejourney.model.events import SCHEMAS
 from carejourney.project import load_project
-from tests.conftest import MINI_JOURNEY
+from tests.conftest import MINI_JOURNEY, key_of
 
 MOMENTS = MINI_JOURNEY + """\
 moments:
@@ -27,7 +27,7 @@ _n = iter(range(10**6))
 
 def _row(pid, stage, ts="2026-01-10 10:00", *, fid=None, sentiment=None, topics=None, text=None,
          rating=None, scale=None, event=None, source="survey"):
-    return {"person_key": pid, "feedback_id": fid or f"f{next(_n)}", "ts": pd.Timestamp(ts), "source": source,
+    return {"person_key": None if pid is None else key_of(pid), "feedback_id": fid or f"f{next(_n)}", "ts": pd.Timestamp(ts), "source": source,
             "source_event": event, "touchpoint": None, "stage": stage, "location": None, "service_line": None,
             "rating": rating, "rating_scale": scale, "text": text, "sentiment": sentiment,
             "topics": None if topics is None else json.dumps(topics), "file_id": "test"}
@@ -35,9 +35,10 @@ def _row(pid, stage, ts="2026-01-10 10:00", *, fid=None, sentiment=None, topics=
 
 def with_feedback(ctx, rows):
     con = ctx.con
-    schema = ibis.schema({"person_key": "string", **{k: v for k, v in SCHEMAS["feedback"].items() if k != "subject_key"}})
+    schema = ibis.schema({"person_key": "int64", **{k: v for k, v in SCHEMAS["feedback"].items() if k != "subject_key"}})
     df = pd.DataFrame(rows)
     df["ts"] = pd.to_datetime(df["ts"]).astype("datetime64[us]")
+    df["person_key"] = pd.array([r["person_key"] for r in rows], dtype="Int64")  # not via float: 63-bit keys
     ctx.feedback = con.create_table(f"fb_{next(_n)}", ibis.memtable(df[list(schema.names)]).cast(schema), overwrite=True)
     return ctx
 

@@ -18,12 +18,12 @@ from carejourney.project import load_project
 from carejourney.store import Store, WriteBatch, connect
 from tests.conftest import MINI_JOURNEY
 
-EVENTS = [  # subject, ts, touchpoint, episode
-    ("pk_a", "2026-01-05 09:00", "appointment_booked", "ep1"),
-    ("pk_a", "2026-01-05 09:00", "referral_received", "ep1"),  # same time: the referral comes first by design
-    ("pk_a", "2026-01-20 14:30", "visit_completed", "ep1"),
-    ("pk_b", "2026-02-01 08:00", "site_visit", None),
-    ("pk_b", "2026-02-03 08:00", "appointment_booked", None),
+EVENTS = [  # subject key, ts, touchpoint, episode key (keyed HMACs are 63-bit integers)
+    (101, "2026-01-05 09:00", "appointment_booked", 11),
+    (101, "2026-01-05 09:00", "referral_received", 11),  # same time: the referral comes first by design
+    (101, "2026-01-20 14:30", "visit_completed", 11),
+    (202, "2026-02-01 08:00", "site_visit", None),
+    (202, "2026-02-03 08:00", "appointment_booked", None),
 ]
 
 
@@ -82,7 +82,7 @@ def test_xes_reimports_in_pm4py(frame, tmp_path, engine):
     assert write_xes(df, path, engine=engine) == engine
     log = pm4py.read_xes(str(path))
     assert len(log) == 5 and log["case:concept:name"].nunique() == 2
-    a = log[log["case:concept:name"] == "pk_a"].sort_values("time:timestamp", kind="stable")
+    a = log[log["case:concept:name"] == "101"].sort_values("time:timestamp", kind="stable")
     assert list(a["concept:name"]) == ["referral_received", "appointment_booked", "visit_completed"]
     assert a["time:timestamp"].iloc[-1] == pd.Timestamp("1970-01-16 05:30", tz="UTC")
     assert pm4py.discover_dfg(log)[0][("referral_received", "appointment_booked")] == 1
@@ -100,12 +100,12 @@ def test_ocel_csv_has_the_ocel_columns_and_reimports(frame, tmp_path):
     write_ocel_csv(df, path)
     raw = pd.read_csv(path)
     assert tuple(raw.columns[:5]) == OCEL_COLUMNS
-    assert raw["ocel:type:person"].iloc[0] == "['pk_a']" and raw["ocel:type:episode"].iloc[3] == "[]"
+    assert raw["ocel:type:person"].iloc[0] == "['101']" and raw["ocel:type:episode"].iloc[3] == "[]"
     pm4py = pytest.importorskip("pm4py")
     ocel = pm4py.read_ocel_csv(str(path))
     assert len(ocel.events) == 5
     objs = ocel.objects.groupby("ocel:type")["ocel:oid"].apply(set).to_dict()
-    assert objs["person"] == {"pk_a", "pk_b"} and objs["episode"] == {"ep1"}
+    assert objs["person"] == {"101", "202"} and objs["episode"] == {"11"}
 
 
 def test_cli_export_writes_files_and_warns_on_exact_dates(project_root, capsys):
@@ -113,7 +113,7 @@ def test_cli_export_writes_files_and_warns_on_exact_dates(project_root, capsys):
     assert main(["--project", str(project_root), "export", "xes"]) == 0
     xes = project_root / "target" / "exports" / "care.xes"
     text = xes.read_text()
-    assert "pk_a" in text and "1970-01-16T05:30:00" in text and "2026-" not in text and "nan" not in text
+    assert 'value="101"' in text and "1970-01-16T05:30:00" in text and "2026-" not in text and "nan" not in text
     out = project_root / "log.csv"
     assert main(["--project", str(project_root), "export", "ocel", "-o", str(out), "--dates", "exact"]) == 0
     assert "2026-01-20T14:30:00" in out.read_text()

@@ -145,7 +145,8 @@ def _events(spec, ctx, sets: list[list[str]]) -> ir.Table:
         excl = [x.event for x in spec.exclusions]
         ev = ev.filter(wanted | ev.touchpoint.isin(excl) if excl else wanted)
     col = ev.touchpoint if spec.steps_kind == "touchpoint" else ev.stage
-    key = ev.person_key.concat("\x1f", ev.episode_id) if spec.unit == "episode" else ev.person_key
+    key = ev.person_key.cast("string").concat("\x1f", ev.episode_id.cast("string")) if spec.unit == "episode" \
+        else ev.person_key
     rank = ibis.cases(*[(col.isin(s), i) for i, s in enumerate(sets)], else_=len(sets))
     by = spec.by if spec.by in EVENT_FIELDS else None
     ev = ev.mutate(unit_key=key, us=epoch_us(ev.ts), rank=rank, step_col=col,

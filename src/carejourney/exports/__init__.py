@@ -35,7 +35,7 @@ def export_frame(ctx: AnalysisContext, journey: str | None = None, segment: str 
                  dates: Dates = "relative") -> pd.DataFrame:
     """The journey's events, one row each, ordered per person as the analyses order them.
 
-    Columns: ``case`` (person key), ``activity`` (touchpoint), ``timestamp`` (naive UTC, shifted
+    Columns: ``case`` (person key, as text), ``activity`` (touchpoint), ``timestamp`` (naive UTC, shifted
     when ``dates='relative'``), ``days_since_first``, then :data:`EXPORT_COLUMNS`.
     """
     if dates not in DATES:
@@ -44,8 +44,10 @@ def export_frame(ctx: AnalysisContext, journey: str | None = None, segment: str 
     ev = sequenced(ctx, j, segment, columns=EXPORT_COLUMNS)
     first = ev.ts.min().over(ibis.window(group_by=ev.person_key))
     ev = ev.mutate(offset_us=ev.ts.delta(first, unit="microsecond"))
+    # keys leave the engine as text: 63-bit integers do not survive pandas' float columns (nulls)
+    cols = [ev[c].cast("string").name(c) if c == "episode_id" else ev[c] for c in EXPORT_COLUMNS]
     expr = ev.order_by([ev.person_key, ev.seq]).select(
-        ev.person_key.name("case"), ev.activity, ev.ts, ev.offset_us, *EXPORT_COLUMNS)
+        ev.person_key.cast("string").name("case"), ev.activity, ev.ts, ev.offset_us, *cols)
     df = ctx.to_pandas(expr)
     offset = pd.to_timedelta(df.pop("offset_us").astype("int64"), unit="us")
     ts = df.pop("ts")

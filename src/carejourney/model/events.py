@@ -2,7 +2,8 @@
 
 All timestamps are UTC, stored without a zone (``timestamp``): connectors convert on the way
 in, and calendar periods are computed in the project timezone by the analyses.
-Identifiers appear only as keyed pseudonyms (``subject_key``, ``person_key``).
+Identifiers appear only as keyed pseudonyms (``subject_key``, ``person_key``, ``episode_id``,
+the link keys): 64-bit integers (see :mod:`carejourney.privacy.pseudonymise`).
 ``event_id`` is an int64 unique across the store (assigned at ingest, see
 :func:`carejourney.ingest.next_event_id`); analyses use it only as the last tie-break when
 ordering a person's events.
@@ -27,22 +28,22 @@ PERSON_ATTRIBUTES = ("age_band", "sex", "language", "payer_type", "zip3", *NEEDS
 
 SCHEMAS: dict[str, ibis.Schema] = {
     "events": ibis.schema({
-        "event_id": "int64", "subject_key": "string", "ts": "timestamp",
+        "event_id": "int64", "subject_key": "int64", "ts": "timestamp",
         "source": "string", "source_event": "string", "detail": "string",
         "touchpoint": "string", "stage": "string", "channel": "string", "owner": "string",
         "service_line": "string", "location": "string", "device": "string", "status": "string",
-        "value": "float64", "episode_id": "string", "attrs": "string", "file_id": "string",
+        "value": "float64", "episode_id": "int64", "attrs": "string", "file_id": "string",
     }),
     "subjects": ibis.schema({
-        "subject_key": "string", "age_band": "string", "sex": "string", "language": "string",
+        "subject_key": "int64", "age_band": "string", "sex": "string", "language": "string",
         "payer_type": "string", "zip3": "string", "needs_interpreter": "boolean",
         "needs_transport": "boolean", "needs_disability_access": "boolean",
         "low_digital_literacy": "boolean", "file_id": "string",
     }),
-    "links": ibis.schema({"key_a": "string", "key_b": "string", "file_id": "string"}),
-    "identity": ibis.schema({"subject_key": "string", "person_key": "string"}),
+    "links": ibis.schema({"key_a": "int64", "key_b": "int64", "file_id": "string"}),
+    "identity": ibis.schema({"subject_key": "int64", "person_key": "int64"}),
     "feedback": ibis.schema({
-        "feedback_id": "string", "subject_key": "string", "ts": "timestamp", "source": "string",
+        "feedback_id": "string", "subject_key": "int64", "ts": "timestamp", "source": "string",
         "source_event": "string", "touchpoint": "string", "stage": "string", "location": "string",
         "service_line": "string", "rating": "float64", "rating_scale": "float64", "text": "string",
         "sentiment": "float64", "topics": "string", "file_id": "string",
