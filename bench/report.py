@@ -69,7 +69,7 @@ def build(root: Path, people: int) -> None:
     raw.execute(f"""
         CREATE TEMP TABLE steps AS SELECT * FROM (VALUES {values}) s(k, tp, stage, channel, p, days);
         CREATE TEMP TABLE ppl AS
-          SELECT i, i AS subject_key, TIMESTAMP '2026-01-01' + to_seconds((random() * 180 * 86400)::BIGINT) AS t0,
+          SELECT i, (hash(i) >> 1)::BIGINT AS subject_key, TIMESTAMP '2026-01-01' + to_seconds((random() * 180 * 86400)::BIGINT) AS t0,
                  (['18-34','35-49','50-64','65-74','75-89'])[1 + (i % 5)::INT] AS age_band,
                  (['en','es','zh','vi'])[1 + (hash(i) % 4)::INT] AS language
           FROM range({people}) t(i);
