@@ -195,8 +195,10 @@ def run_pm4py(path: Path, people: int) -> dict:
 
 
 # -- carejourney side --------------------------------------------------------------------------
-def context(root: Path, parquet: Path, people: int | None = None, memory_limit: str = "3GB", log: bool = True):
+def context(root: Path, parquet: Path, people: int | None = None, memory_limit: str = "3GB", log: bool = True,
+            text_schema: bool = False):
     import ibis
+    from carejourney.enum_columns import ENUM_COLUMNS, current_types, widen
     from carejourney.analyses.context import AnalysisContext
     from carejourney.model.events import PERSON_ATTRIBUTES, SCHEMAS
     from carejourney.project import load_project
@@ -209,11 +211,23 @@ def context(root: Path, parquet: Path, people: int | None = None, memory_limit: 
     cols = {k: v for k, v in SCHEMAS["events"].items() if k != "subject_key"}
     sel = ", ".join(f"CAST(NULL AS {'VARCHAR' if str(t) == 'string' else 'DOUBLE'}) AS {c}"
                     if c not in pq.read_schema(parquet).names else c for c, t in cols.items())
-    con.raw_sql(f"CREATE TABLE events AS SELECT person_key, {sel} FROM read_parquet('{parquet}') {where}")
+    # the store's physical schema: person keys as 63-bit integers (the HMACs' form), the
+    # low-cardinality columns as ENUMs (carejourney.enum_columns); --text-schema: both as text
+    key = "person_key" if text_schema else "(hash(person_key) >> 1)::BIGINT AS person_key"
+    src = f"SELECT {key}, {sel} FROM read_parquet('{parquet}') {where}"
+    con.raw_sql(f"CREATE TABLE events AS {src} LIMIT 0")
+    if not text_schema:
+        raw = con.con
+        present = [c for c in ENUM_COLUMNS if c in pq.read_schema(parquet).names]
+        values = {c: {v for (v,) in raw.execute(f"SELECT DISTINCT {c} FROM read_parquet('{parquet}') "
+                                                  f"WHERE {c} IS NOT NULL").fetchall()} for c in present}
+        widen(raw, "events", values, current_types(raw, "events"))
+    con.raw_sql(f"INSERT INTO events {src}")
     extra = ", ".join(f"NULL AS {a}" for a in PERSON_ATTRIBUTES if a != "age_band")
-    con.raw_sql(f"CREATE TABLE persons AS SELECT p.person_key, age_band, {extra}, first_seen, last_seen "
+    pk = "p.person_key" if text_schema else "(hash(p.person_key) >> 1)::BIGINT"
+    con.raw_sql(f"CREATE TABLE persons AS SELECT {pk} AS person_key, age_band, {extra}, first_seen, last_seen "
                 f"FROM read_parquet('{parquet.with_name('persons.parquet')}') p JOIN (SELECT person_key, "
-                f"min(ts) first_seen, max(ts) last_seen FROM events GROUP BY 1) e USING (person_key)")
+                f"min(ts) first_seen, max(ts) last_seen FROM events GROUP BY 1) e ON e.person_key = {pk}")
     # a data version lets the context keep a stored journey log (as a project store does)
     return AnalysisContext(events=con.table("events"), persons=con.table("persons"), project=project, con=con,
                            data_version=(lambda: f"bench-{people}") if log else None)
@@ -297,6 +311,8 @@ def main() -> None:
     ap.add_argument("--pm4py-full", action="store_true", help="also run PM4Py on the full log")
     ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit (it spills to disk beyond)")
     ap.add_argument("--budget", type=float, default=600, help="seconds before one analysis is interrupted")
+    ap.add_argument("--text-schema", action="store_true",
+                    help="text person keys and VARCHAR columns (the store's schema before session 4), for an A/B")
     ap.add_argument("--no-journey-log", action="store_true",
                     help="order events in every query (no stored journey log), as before the log existed")
     ap.add_argument("--pm4py-worker", help=argparse.SUPPRESS)
@@ -328,7 +344,8 @@ def main() -> None:
         print("  " + check, flush=True)
         ctx_sub.con.disconnect()
         t0 = time.perf_counter()
-        ctx = context(tmp / "proj", parquet, memory_limit=args.memory_limit, log=not args.no_journey_log)
+        ctx = context(tmp / "proj", parquet, memory_limit=args.memory_limit, log=not args.no_journey_log,
+                      text_schema=args.text_schema)
         load = time.perf_counter() - t0
         print(f"carejourney on the full log (loaded into DuckDB in {load:.1f} s):", flush=True)
         full = time_log(ctx) + time_analyses(ctx, SPECS, args.budget)
