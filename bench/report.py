@@ -63,8 +63,8 @@ def build(root: Path, people: int) -> None:
     Store(con)  # creates the canonical tables
     raw = con.con
     # the ENUM types ingest would give these columns (carejourney.enum_columns)
-    widen(raw, "events", {"source": {"bench"}, "touchpoint": {s[1] for s in STEPS}, "stage": {s[2] for s in STEPS},
-                          "channel": {s[3] for s in STEPS}}, current_types(raw, "events"))
+    widen(raw, "events", {"source": {"bench"}, "stage": {s[2] for s in STEPS}, "channel": {s[3] for s in STEPS}},
+          current_types(raw, "events"))
     values = ", ".join(f"({k}, '{tp}', '{st}', '{ch}', {p}, {d})" for k, tp, st, ch, p, d in STEPS)
     raw.execute(f"""
         CREATE TEMP TABLE steps AS SELECT * FROM (VALUES {values}) s(k, tp, stage, channel, p, days);
