@@ -21,6 +21,8 @@ from pathlib import Path
 
 import ibis
 
+from carejourney.enum_columns import ENUM_COLUMNS
+
 JOURNEY = """\
 journey: care
 kind: specialty
@@ -43,14 +45,20 @@ delays:
 """
 
 U = "(hash(i::VARCHAR || '-{salt}') % 1000000) / 1000000.0"
+#: int64 event ids: slots 0-8 for site visits (k), then one per kind of event
+_SLOTS = {"r": 20, "b": 21, "m": 22, "v": 23, "x": 24}
 
 
-def build(con, people: int) -> None:
+def build(con, people: int, text_schema: bool = False) -> None:
+    """The event log and persons. By default in the store's physical schema (63-bit integer person
+    keys and event ids, ENUM columns: ARCHITECTURE.md); ``text_schema``: text keys, ids and columns
+    (the schema before session 4), for an A/B."""
     raw = con.con
     raw.execute(f"SET threads = {os.environ.get('BENCH_THREADS', 2)}")
     u = lambda s: U.format(salt=s)  # noqa: E731
     raw.execute(f"""
-        CREATE OR REPLACE TABLE p AS SELECT i, 'p' || lpad(i::VARCHAR, 9, '0') AS person_key,
+        CREATE OR REPLACE TABLE p AS SELECT i, {"'p' || lpad(i::VARCHAR, 9, '0')" if text_schema else
+                                                "(hash(i) >> 1)::BIGINT"} AS person_key,
           ['0-17','18-34','35-49','50-64','65-74','75-89'][1 + (hash(i::VARCHAR || '-1') % 6)::INT] AS age_band,
           CASE WHEN {u(2)} < 0.15 THEN 'es' WHEN {u(2)} < 0.2 THEN 'zh' ELSE 'en' END AS language,
           ['commercial','medicare','medicaid','self-pay'][1 + (hash(i::VARCHAR || '-3') % 4)::INT] AS payer_type,
@@ -69,23 +77,31 @@ def build(con, people: int) -> None:
     cols = ("event_id, person_key, ts, 'test' AS source, NULL::VARCHAR AS source_event, NULL::VARCHAR AS detail, "
             "touchpoint, stage, channel, owner, NULL::VARCHAR AS service_line, location::VARCHAR AS location, "
             "device::VARCHAR AS device, status::VARCHAR AS status, NULL::DOUBLE AS value, "
-            "NULL::VARCHAR AS episode_id, NULL::VARCHAR AS attrs, 'bench' AS file_id")
+            f"NULL::{'VARCHAR' if text_schema else 'BIGINT'} AS episode_id, NULL::VARCHAR AS attrs, 'bench' AS file_id")
+    # event ids: text as before, or int64 (person number * 32 + a slot per kind of event)
+    eid = (lambda slot: f"person_key || '-{slot}'") if text_schema else (lambda slot: f"i * 32 + {_SLOTS[slot]}")
     raw.execute(f"""
         CREATE OR REPLACE TABLE events AS SELECT {cols} FROM (
-          SELECT person_key || '-s' || k AS event_id, person_key, t0 - to_microseconds((k * 3600e6)::BIGINT) AS ts,
+          SELECT {"person_key || '-s' || k" if text_schema else "i * 32 + k"} AS event_id, person_key, t0 - to_microseconds((k * 3600e6)::BIGINT) AS ts,
                  'site_visit' AS touchpoint, 'awareness' AS stage, 'digital' AS channel, 'marketing' AS owner,
                  NULL AS location, device, NULL AS status
           FROM p2, range(1 + visits::INT) r(k)
-          UNION ALL SELECT person_key || '-r', person_key, t0, 'referral_received', 'access', 'referral',
+          UNION ALL SELECT {eid('r')}, person_key, t0, 'referral_received', 'access', 'referral',
                  'patient_access', loc, NULL, NULL FROM p2
-          UNION ALL SELECT person_key || '-b', person_key, t_book, 'appointment_booked', 'access', 'phone',
+          UNION ALL SELECT {eid('b')}, person_key, t_book, 'appointment_booked', 'access', 'phone',
                  'patient_access', loc, NULL, 'booked' FROM p2 WHERE booked
-          UNION ALL SELECT person_key || '-m', person_key, t_book + INTERVAL 2 DAY, 'reminder_sent', 'pre_visit',
+          UNION ALL SELECT {eid('m')}, person_key, t_book + INTERVAL 2 DAY, 'reminder_sent', 'pre_visit',
                  'digital', 'operations', NULL, NULL, NULL FROM p2 WHERE booked AND u_rem < 0.7
-          UNION ALL SELECT person_key || '-v', person_key, t_book + INTERVAL 12 DAY, 'visit_completed', 'care',
+          UNION ALL SELECT {eid('v')}, person_key, t_book + INTERVAL 12 DAY, 'visit_completed', 'care',
                  'in_person', 'clinical', loc, NULL, 'completed' FROM p2 WHERE booked AND u_visit < 0.8
-          UNION ALL SELECT person_key || '-x', person_key, t_book + INTERVAL 20 DAY, 'bill_sent', 'post_visit',
+          UNION ALL SELECT {eid('x')}, person_key, t_book + INTERVAL 20 DAY, 'bill_sent', 'post_visit',
                  'mail', 'billing', NULL, NULL, NULL FROM p2 WHERE booked AND u_visit < 0.8)""")
+    if not text_schema:  # the low-cardinality columns as the store types them (carejourney.enum_columns)
+        values = {c: {v for (v,) in raw.execute(f"SELECT DISTINCT {c} FROM events WHERE {c} IS NOT NULL").fetchall()}
+                  for c in ENUM_COLUMNS}
+        for c, vals in values.items():
+            listed = ", ".join(f"'{v}'" for v in sorted(vals))
+            raw.execute(f"ALTER TABLE events ALTER {c} TYPE ENUM ({listed})")
     raw.execute("""
         CREATE OR REPLACE TABLE persons AS SELECT p.person_key, age_band, NULL::VARCHAR AS sex, language, payer_type, zip3,
           language <> 'en' AND (hash(i::VARCHAR || '-20') % 3) = 0 AS needs_interpreter, (hash(i::VARCHAR || '-21') % 10) = 0 AS needs_transport,
@@ -100,6 +116,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--text-schema", action="store_true",
+                    help="text person keys, event ids and columns (the store's schema before session 4), for an A/B")
     args = ap.parse_args()
     os.environ["BENCH_THREADS"] = str(args.threads)
     from carejourney.analyses.context import AnalysisContext
@@ -116,7 +134,7 @@ def main() -> int:
     con = ibis.duckdb.connect(str(root / "bench.duckdb"))
     people = int(args.events / 8.2)
     t = time.perf_counter()
-    build(con, people)
+    build(con, people, text_schema=args.text_schema)
     n_events = con.table("events").count().execute()
     print(f"generated {n_events:,} events for {people:,} people in {time.perf_counter() - t:.1f} s", flush=True)
     ctx = AnalysisContext(events=con.table("events"), persons=con.table("persons"), project=project, con=con)
