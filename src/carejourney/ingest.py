@@ -227,24 +227,19 @@ def _key_events(events: pa.Table, key: bytes, cache: KeyCache) -> pa.Table:
 
 
 def _build_batch(project, staged: Staged, spec: SourceSpec, rel: str, file_id: str, key: bytes, *,
-                 start: int = 0, cache: KeyCache | None = None, keyed: pa.Table | None = None,
-                 memo: dict | None = None) -> tuple[dict[str, pa.Table], dict]:
+                 keyed: pa.Table, start: int = 0, memo: dict | None = None) -> tuple[dict[str, pa.Table], dict]:
     """De-identified, mapped tables for one staged chunk, and its counts for the receipt.
 
-    ``start`` is the chunk's first event id; ``keyed`` is the chunk's events already keyed by
-    :func:`_key_events` (else they are keyed here, with ``cache`` carrying pseudonyms across
-    chunks so each person is hashed once); ``memo`` keeps the previous chunk's touchpoint
-    mapping. The chunk's events are grouped by person (file order kept within a person) before
-    they are numbered: each person's events are then stored together, which DuckDB compresses
-    far better (and analyses read per person) — see docs/benchmarks.md.
+    ``keyed`` is the chunk's events already keyed by :func:`_key_events`; ``start`` is the chunk's
+    first event id; ``memo`` keeps the previous chunk's touchpoint mapping. The chunk's events
+    are grouped by person (file order kept within a person) before they are numbered: each
+    person's events are then stored together, which DuckDB compresses far better (and analyses
+    read per person) — see docs/benchmarks.md.
     """
     rejects = staged.rejects
     rejected_rows = set(rejects["row_num"].to_pylist())
     if staged.rows_read < len(rejected_rows):
         raise IngestError(f"{rel}: connector '{spec.kind}' rejected more rows than it read (bug)")
-    if keyed is None:
-        keyed = _key_events(staged.events, key, cache if cache is not None else KeyCache())
-        staged.events = None
     n = keyed.num_rows
     ev_keys = keyed["subject_key"].combine_chunks() if n else None
     mapped = map_batch(project, encode_rule_columns(keyed), memo)

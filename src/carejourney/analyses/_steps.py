@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 from ..model.events import NEEDS
 from ..model.journey import Journey
 
-__all__ = ["resolve_steps", "step_key", "pair_table", "pair_rows", "step_table", "person_dims", "stack_dims",
+__all__ = ["resolve_steps", "step_key", "pair_rows", "step_table", "person_dims", "stack_dims",
            "dim_name", "delay_bin", "BINS_PER_DOUBLING", "PERSON_DIMS", "STEP_DIMS", "ALL_DIMS", "local_ts",
            "LEAD_TIME_BUCKETS", "US_PER_HOUR", "weekday_name", "booked_outcome_statuses"]
 
@@ -87,30 +87,14 @@ def resolve_steps(journey: Journey, steps: list[tuple[str, str]] | None = None) 
 _ENTRY_FIELDS = ("location", "device", "channel", "service_line")
 
 
-def pair_table(ev: ir.Table, a: str | list[str], b: str | list[str], window: timedelta | None,
-               data_end: ir.Value | None = None) -> ir.Table:
-    """Per person entering ``a``: a_ts, b_ts (first ``b`` at/after a_ts), delay_us, converted, censored.
+def pair_rows(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]], window: timedelta | None,
+              data_end: ir.Value | None = None) -> ir.Table:
+    """Per person entering a pair's ``a``, for every ``(a, b)`` pair (its position in ``pair``): a_ts,
+    the entry event's fields (``a_location``, ``a_device``, ``a_channel``, ``a_service_line``),
+    b_ts (first ``b`` at/after a_ts), delay_us, converted, censored.
 
     ``censored`` marks people whose window had not closed when the data ends (converted or not:
     keeping early converters but not the others would bias rates upward), so analyses leave them out.
-    """
-    a_set = [a] if isinstance(a, str) else list(a)
-    b_set = [b] if isinstance(b, str) else list(b)
-    ea = ev.filter(ev.touchpoint.isin(a_set))
-    first = ea.group_by("person_key").aggregate(
-        a_ts=ea.ts.min(), a_location=ea.location.argmin(ea.ts), a_device=ea.device.argmin(ea.ts),
-        a_channel=ea.channel.argmin(ea.ts), a_service_line=ea.service_line.argmin(ea.ts))
-    eb = ev.filter(ev.touchpoint.isin(b_set)).select(pk_b="person_key", ts_b="ts")
-    j = first.inner_join(eb, (first.person_key == eb.pk_b) & (eb.ts_b >= first.a_ts))
-    reached = j.group_by(pk2=j.person_key).aggregate(b_ts=j.ts_b.min())
-    out = first.left_join(reached, first.person_key == reached.pk2).drop("pk2")
-    return _outcome(out, window, data_end)
-
-
-def pair_rows(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]], window: timedelta | None,
-              data_end: ir.Value | None = None) -> ir.Table:
-    """:func:`pair_table` of every ``(a, b)`` pair stacked, the pair's position in ``pair``: one row
-    per (person, pair) for people who entered the pair's ``a``.
 
     Computed in one pass however many pairs: one group-by over the ``a`` events finds each
     person's entry into every distinct ``a`` (aggregates filtered to it; the entry event's
@@ -158,7 +142,7 @@ def step_table(ev: ir.Table, steps: list[tuple[str, str]], window: timedelta | N
 
 
 def _outcome(out: ir.Table, window: timedelta | None, data_end: ir.Value | None) -> ir.Table:
-    """delay_us, converted and censored from a_ts and b_ts (see :func:`pair_table`)."""
+    """delay_us, converted and censored from a_ts and b_ts (see :func:`pair_rows`)."""
     delay = out.b_ts.delta(out.a_ts, unit="microsecond")
     if window is not None:
         w_us = int(window.total_seconds() * 1_000_000)
