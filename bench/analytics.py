@@ -198,7 +198,7 @@ def run_pm4py(path: Path, people: int) -> dict:
 def context(root: Path, parquet: Path, people: int | None = None, memory_limit: str = "3GB", log: bool = True,
             text_schema: bool = False):
     import ibis
-    from carejourney.enum_columns import ENUM_COLUMNS, current_types, widen
+    from carejourney.enum_columns import retype
     from carejourney.analyses.context import AnalysisContext
     from carejourney.model.events import PERSON_ATTRIBUTES, SCHEMAS
     from carejourney.project import load_project
@@ -214,15 +214,9 @@ def context(root: Path, parquet: Path, people: int | None = None, memory_limit: 
     # the store's physical schema: person keys as 63-bit integers (the HMACs' form), the
     # low-cardinality columns as ENUMs (carejourney.enum_columns); --text-schema: both as text
     key = "person_key" if text_schema else "(hash(person_key) >> 1)::BIGINT AS person_key"
-    src = f"SELECT {key}, {sel} FROM read_parquet('{parquet}') {where}"
-    con.raw_sql(f"CREATE TABLE events AS {src} LIMIT 0")
+    con.raw_sql(f"CREATE TABLE events AS SELECT {key}, {sel} FROM read_parquet('{parquet}') {where}")
     if not text_schema:
-        raw = con.con
-        present = [c for c in ENUM_COLUMNS if c in pq.read_schema(parquet).names]
-        values = {c: {v for (v,) in raw.execute(f"SELECT DISTINCT {c} FROM read_parquet('{parquet}') "
-                                                  f"WHERE {c} IS NOT NULL").fetchall()} for c in present}
-        widen(raw, "events", values, current_types(raw, "events"))
-    con.raw_sql(f"INSERT INTO events {src}")
+        retype(con.con, "events")
     extra = ", ".join(f"NULL AS {a}" for a in PERSON_ATTRIBUTES if a != "age_band")
     pk = "p.person_key" if text_schema else "(hash(p.person_key) >> 1)::BIGINT"
     con.raw_sql(f"CREATE TABLE persons AS SELECT {pk} AS person_key, age_band, {extra}, first_seen, last_seen "

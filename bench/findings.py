@@ -21,7 +21,7 @@ from pathlib import Path
 
 import ibis
 
-from carejourney.enum_columns import ENUM_COLUMNS
+from carejourney.enum_columns import retype
 
 JOURNEY = """\
 journey: care
@@ -96,12 +96,8 @@ def build(con, people: int, text_schema: bool = False) -> None:
                  'in_person', 'clinical', loc, NULL, 'completed' FROM p2 WHERE booked AND u_visit < 0.8
           UNION ALL SELECT {eid('x')}, person_key, t_book + INTERVAL 20 DAY, 'bill_sent', 'post_visit',
                  'mail', 'billing', NULL, NULL, NULL FROM p2 WHERE booked AND u_visit < 0.8)""")
-    if not text_schema:  # the low-cardinality columns as the store types them (carejourney.enum_columns)
-        values = {c: {v for (v,) in raw.execute(f"SELECT DISTINCT {c} FROM events WHERE {c} IS NOT NULL").fetchall()}
-                  for c in ENUM_COLUMNS}
-        for c, vals in values.items():
-            listed = ", ".join(f"'{v}'" for v in sorted(vals))
-            raw.execute(f"ALTER TABLE events ALTER {c} TYPE ENUM ({listed})")
+    if not text_schema:  # the low-cardinality columns as the store types them
+        retype(raw, "events")
     raw.execute("""
         CREATE OR REPLACE TABLE persons AS SELECT p.person_key, age_band, NULL::VARCHAR AS sex, language, payer_type, zip3,
           language <> 'en' AND (hash(i::VARCHAR || '-20') % 3) = 0 AS needs_interpreter, (hash(i::VARCHAR || '-21') % 10) = 0 AS needs_transport,

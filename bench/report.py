@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from carejourney.enum_columns import current_types, widen
+from carejourney.enum_columns import retype
 from carejourney.project import load_project
 from carejourney.store import Store, connect
 
@@ -62,9 +62,6 @@ def build(root: Path, people: int) -> None:
     con = connect("duckdb:///target/carejourney.duckdb", root)
     Store(con)  # creates the canonical tables
     raw = con.con
-    # the ENUM types ingest would give these columns (carejourney.enum_columns)
-    widen(raw, "events", {"source": {"bench"}, "stage": {s[2] for s in STEPS}, "channel": {s[3] for s in STEPS}},
-          current_types(raw, "events"))
     values = ", ".join(f"({k}, '{tp}', '{st}', '{ch}', {p}, {d})" for k, tp, st, ch, p, d in STEPS)
     raw.execute(f"""
         CREATE TEMP TABLE steps AS SELECT * FROM (VALUES {values}) s(k, tp, stage, channel, p, days);
@@ -86,6 +83,7 @@ def build(root: Path, people: int) -> None:
           WHERE alive AND happened
           WINDOW w AS (PARTITION BY i ORDER BY k);
     """)
+    retype(raw, "events")  # the ENUM types ingest would give these columns (carejourney.enum_columns)
     n = raw.execute("SELECT count(*) FROM events").fetchone()[0]
     print(f"store: {people:,} people, {n:,} events")
     con.disconnect()

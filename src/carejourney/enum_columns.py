@@ -26,7 +26,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["ENUM_COLUMNS", "MAX_VALUES", "TEXT", "current_types", "values_in", "needs_widening", "widen"]
+__all__ = ["ENUM_COLUMNS", "MAX_VALUES", "TEXT", "current_types", "values_in", "needs_widening", "widen", "retype"]
 
 #: Columns of ``events`` stored as ENUMs when their values allow.
 ENUM_COLUMNS = ("source", "stage", "channel", "owner", "location")
@@ -90,9 +90,23 @@ def widen(raw, table: str, values: dict[str, set[str]], types: dict[str, list[st
         have = types.get(col, TEXT)
         if not _lacking(have, vals):
             continue
-        merged = sorted(vals if have is None else set(have) | vals)
-        if len(merged) > MAX_VALUES:
-            raw.execute(f'ALTER TABLE {table} ALTER "{col}" TYPE VARCHAR')
-        else:
-            listed = ", ".join("'" + v.replace("'", "''") + "'" for v in merged)
-            raw.execute(f'ALTER TABLE {table} ALTER "{col}" TYPE ENUM ({listed})')
+        _set_type(raw, table, col, vals if have is None else set(have) | vals)
+
+
+def retype(raw, table: str) -> None:
+    """Type the ENUM columns of ``table``, already holding text, as the store's writer would have:
+    an ENUM of each column's distinct values (VARCHAR past :data:`MAX_VALUES`). For tables filled
+    by SQL rather than through :class:`carejourney.store.Store` (the benchmarks)."""
+    for col in ENUM_COLUMNS:
+        vals = {v for (v,) in raw.execute(f'SELECT DISTINCT "{col}" FROM {table} WHERE "{col}" IS NOT NULL').fetchall()}
+        if vals:
+            _set_type(raw, table, col, vals)
+
+
+def _set_type(raw, table: str, col: str, values: set[str]) -> None:
+    """``col`` as an ENUM of ``values``, sorted (so it orders as text), or VARCHAR if too many."""
+    if len(values) > MAX_VALUES:
+        raw.execute(f'ALTER TABLE {table} ALTER "{col}" TYPE VARCHAR')
+    else:
+        listed = ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values))
+        raw.execute(f'ALTER TABLE {table} ALTER "{col}" TYPE ENUM ({listed})')

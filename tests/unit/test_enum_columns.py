@@ -105,3 +105,17 @@ def test_a_text_column_holding_values_stays_text(tmp_path):
         assert con.execute("SELECT list(location ORDER BY event_id) FROM events").fetchone()[0] == ["old", "new"]
     finally:
         con.close()
+
+
+def test_retype_gives_a_table_filled_by_sql_the_stores_types(tmp_path, monkeypatch):
+    """What the benchmarks use for tables they fill with SQL: the same types a store's writer gives."""
+    monkeypatch.setattr(enum_columns, "MAX_VALUES", 3)
+    store = _store(tmp_path)
+    store.con.con.execute("INSERT INTO events (event_id, subject_key, ts, source, stage, location, file_id) "
+                          "SELECT i, i, TIMESTAMP '2026-01-01', 'src', ['care', 'access'][1 + i % 2], "
+                          "['O''Hare', 'b', 'c', 'd'][1 + i % 4], 'f' FROM range(8) t(i)")
+    enum_columns.retype(store.con.con, "events")
+    types = _types(store)
+    assert types["stage"] == ["access", "care"] and types["source"] == ["src"]
+    assert types["location"] == enum_columns.TEXT and types["channel"] is None  # too many values; none at all
+    assert store.table("events").order_by("event_id").stage.to_pyarrow().to_pylist() == ["care", "access"] * 4
