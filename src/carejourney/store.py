@@ -110,15 +110,16 @@ class Store:
         cols = [c for c in SCHEMAS["events"].names if c not in ("subject_key",)]
         return joined.select(pk.name("person_key"), *[joined[c] for c in cols])
 
-    def persons(self) -> ibis.Table:
-        """One row per person: attributes (first known value across sources), first/last seen."""
+    def persons(self, events: ibis.Table | None = None) -> ibis.Table:
+        """One row per person: attributes (first known value across sources), first/last seen
+        (over ``events``, default :meth:`events`)."""
         sub, idn = self.table("subjects"), self.table("identity")
         j = sub.left_join(idn, sub.subject_key == idn.subject_key)
         j = j.mutate(person_key=ibis.coalesce(j.person_key, j.subject_key))
         aggs = {a: j[a].max() for a in PERSON_ATTRIBUTES if a not in NEEDS}
         aggs.update({n: j[n].any() for n in NEEDS})
         attrs = j.group_by("person_key").aggregate(**aggs)
-        ev = self.events()
+        ev = self.events() if events is None else events
         seen = ev.group_by("person_key").aggregate(first_seen=ev.ts.min(), last_seen=ev.ts.max())
         out = seen.left_join(attrs, seen.person_key == attrs.person_key)
         return out.select("person_key", *PERSON_ATTRIBUTES, "first_seen", "last_seen")

@@ -30,6 +30,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import ibis
 import ibis.expr.types as ir
@@ -99,10 +100,12 @@ def _names(journey_id: str) -> tuple[str, str, str]:
     return base, f"{base}_people", f"{base}_meta"
 
 
-def build_log(con, journey: Journey, ev: ir.Table, data_version: str) -> JourneyLog:
+def build_log(con, journey: Journey, ev: ir.Table, data_version: str,
+              prepare: Callable[[ir.Expr], None] | None = None) -> JourneyLog:
     """The stored log of ``journey`` on ``con`` (DuckDB), built from ``ev`` if missing or stale.
 
-    ``ev`` is the journey's lazy events (``AnalysisContext.journey_events`` without a segment).
+    ``ev`` is the journey's lazy events (``AnalysisContext.journey_events`` without a segment);
+    ``prepare(ev)`` runs before they are read (it writes the shared tables they are built on).
     The meta table is written last and dropped first, so a log interrupted while building is
     never mistaken for a current one.
     """
@@ -116,6 +119,8 @@ def build_log(con, journey: Journey, ev: ir.Table, data_version: str) -> Journey
             return JourneyLog(con.table(log_name), con.table(people_name), tps,
                               tuple(json.loads(meta[0]["stages"])), bool(meta[0]["null_stages"]), log_name,
                               bool(meta[0]["designed_stages"]))
+    if prepare is not None:
+        prepare(ev)
     # a store opened read-only (e.g. next to a running ingest) gets a log for this connection only
     return _write(con, journey, ev, fp, temp=_read_only(con), stale=meta_name in existing)
 

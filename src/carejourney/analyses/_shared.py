@@ -9,7 +9,10 @@ answered from the query cache (``analyses._cache``) never pays for it.
 
 The name is a hash of what determines the result — the caller's key (journey definition,
 parameters) and the store's data version — so a table made before new data was ingested is
-never read for the new data: the new version gives a new name. Temporary tables live as long as
+never read for the new data: the new version gives a new name. Names start with a tag of the
+data version, and writing a table drops the ones of other versions (a long-lived connection
+would otherwise keep a copy of the events per ingest). A shared table may be built on others
+(the step counts read the shared events): they are written first. Temporary tables live as long as
 the connection and are never written to the database file. Only DuckDB contexts with a data
 version share (like the journey log); elsewhere :meth:`AnalysisContext.shared` returns the
 expression itself, which gives the same rows (the backend tests run both).
@@ -43,8 +46,12 @@ class SharedTables:
         self._sql: dict[str, str] = {}
 
     def name(self, kind: str, key) -> str:
+        """``_cj_shared_<data version tag>_<kind>_<hash of kind, key, data version>``."""
         payload = json.dumps([SHARED_VERSION, kind, key, self._version()], sort_keys=True, default=str)
-        return f"{PREFIX}{kind}_{hashlib.sha256(payload.encode()).hexdigest()[:20]}"
+        return f"{PREFIX}{self._tag()}_{kind}_{hashlib.sha256(payload.encode()).hexdigest()[:20]}"
+
+    def _tag(self) -> str:
+        return hashlib.sha256(self._version().encode()).hexdigest()[:8]
 
     def table(self, kind: str, key, build: Callable[[], ir.Table]) -> ir.Table:
         """A table named by ``kind``, ``key`` and the data version, holding ``build()``'s rows once a
@@ -56,15 +63,33 @@ class SharedTables:
     def _read_by(self, expr: ir.Expr) -> list[str]:
         return list(dict.fromkeys(t.name for t in expr.op().find(ops.UnboundTable) if t.name in self._source))
 
+    def _closure(self, expr: ir.Expr) -> list[str]:
+        """The shared tables ``expr`` reads, directly or through other shared tables, each after
+        the ones it is built on."""
+        out: list[str] = []
+
+        def visit(name: str) -> None:
+            if name not in out:
+                for dep in self._read_by(self._source[name]):
+                    visit(dep)
+                out.append(name)
+        for name in self._read_by(expr):
+            visit(name)
+        return out
+
     def prepare(self, expr: ir.Expr) -> None:
         """Write the shared tables ``expr`` reads that do not exist yet (called before executing it)."""
-        todo = [n for n in self._read_by(expr) if n not in self._made]
+        todo = [n for n in self._closure(expr) if n not in self._made]
         if not todo:
             return
         existing = set(self.con.list_tables())
-        for name in todo:
+        for stale in [t for t in existing if t.startswith(PREFIX) and t[len(PREFIX):len(PREFIX) + 8] != self._tag()]:
+            # of data this connection has seen replaced (a long-lived connection, e.g. the dashboard's)
+            self.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{stale}"')
+            existing.discard(stale)
+        for name in todo:  # a shared table after the ones it is built on (e.g. step counts on events)
+            source = self._source[name]
             if name not in existing:  # another context on this connection may have written it already
-                source = self._source[name]
                 # from the SQL compiled for the footnote (compiling is 0.1-0.3 s of Python); memtables
                 # registered as Ibis' own execution does (as analyses._cache does)
                 self.con._run_pre_execute_hooks(source)
@@ -81,7 +106,7 @@ class SharedTables:
         """SQL comments saying how each shared table ``expr`` reads is computed (for the footnote:
         every number stays traceable to its query)."""
         out = []
-        for name in self._read_by(expr):
+        for name in self._closure(expr):
             body = "\n".join(f"--   {line}" for line in self.sql(name).splitlines())
             out.append(f"-- {name}: a shared table (analyses/_shared.py), computed once per data version as\n{body}\n")
         return "".join(out)

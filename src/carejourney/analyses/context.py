@@ -57,8 +57,14 @@ class AnalysisContext:
         if cache and store.engine == "duckdb" and os.environ.get("CAREJOURNEY_QUERY_CACHE", "1") != "0":
             from ._cache import QueryCache
             query_cache = QueryCache(project.target_dir / "cache" / "queries", version, salt=project.journeys_hash())
-        return cls(events=store.events(), persons=store.persons(), project=project, con=store.con,
-                   feedback=store.feedback(), data_version=version, query_cache=query_cache)
+        ctx = cls(events=store.events(), persons=store.persons(), project=project, con=store.con,
+                  feedback=store.feedback(), data_version=version, query_cache=query_cache)
+        if ctx.shares_tables:
+            # every analysis reads the events (with their stitched person keys) and the persons: as
+            # shared tables they are computed once per report, not inside each query
+            ctx.events = ctx.shared("events", [], store.events)
+            ctx.persons = ctx.shared("persons", [], lambda: store.persons(ctx.events))
+        return ctx
 
     # -- facts ---------------------------------------------------------------------------
     @property
@@ -108,13 +114,18 @@ class AnalysisContext:
         """``build()``'s rows as a table several analyses read, written once per data version on
         first use (:mod:`analyses._shared`); where nothing is shared (not DuckDB, no data version,
         ``CAREJOURNEY_SHARED_TABLES=0``), the expression itself."""
-        if self.data_version is None or getattr(self.con, "name", None) != "duckdb" \
-                or os.environ.get("CAREJOURNEY_SHARED_TABLES", "1") == "0":
+        if not self.shares_tables:
             return build()
         if "_shared" not in self.__dict__:
             from ._shared import SharedTables
             self.__dict__["_shared"] = SharedTables(self.con, self.data_version)
         return self.__dict__["_shared"].table(kind, key, build)
+
+    @property
+    def shares_tables(self) -> bool:
+        """Whether :meth:`shared` writes shared tables (DuckDB, a data version, not turned off)."""
+        return self.data_version is not None and getattr(self.con, "name", None) == "duckdb" \
+            and os.environ.get("CAREJOURNEY_SHARED_TABLES", "1") != "0"
 
     def describe_shared(self, expr: ir.Expr) -> str:
         """How the shared tables ``expr`` reads are computed, as SQL comments ('' when none)."""
@@ -147,7 +158,8 @@ class AnalysisContext:
         logs = self.__dict__.setdefault("_logs", {})
         if j.journey not in logs:
             from ._log import build_log
-            logs[j.journey] = build_log(self.con, j, self.journey_events(j.journey), self.data_version())
+            logs[j.journey] = build_log(self.con, j, self.journey_events(j.journey), self.data_version(),
+                                        prepare=self._prepare)
         return logs[j.journey]
 
     # -- journey scoping -----------------------------------------------------------------
