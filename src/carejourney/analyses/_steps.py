@@ -20,8 +20,10 @@ import ibis.expr.types as ir
 
 from ..model.events import NEEDS
 from ..model.journey import Journey
+from ._checks import target_checks
 
-__all__ = ["resolve_steps", "step_key", "pair_rows", "step_table", "person_dims", "stack_dims",
+__all__ = ["resolve_steps", "step_key", "pair_rows", "pair_base", "journey_pairs", "journey_pair_rows",
+           "step_table", "journey_step_table", "person_dims", "stack_dims",
            "dim_name", "delay_bin", "BINS_PER_DOUBLING", "PERSON_DIMS", "STEP_DIMS", "ALL_DIMS", "local_ts",
            "LEAD_TIME_BUCKETS", "US_PER_HOUR", "weekday_name", "booked_outcome_statuses"]
 
@@ -95,6 +97,12 @@ def pair_rows(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]]
 
     ``censored`` marks people whose window had not closed when the data ends (converted or not:
     keeping early converters but not the others would bias rates upward), so analyses leave them out.
+    """
+    return _outcome(pair_base(ev, pairs), window, data_end)
+
+
+def pair_base(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]]) -> ir.Table:
+    """:func:`pair_rows` before the window: person_key, pair, a_ts, the entry fields and b_ts.
 
     Computed in one pass however many pairs: one group-by over the ``a`` events finds each
     person's entry into every distinct ``a`` (aggregates filtered to it; the entry event's
@@ -102,7 +110,7 @@ def pair_rows(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]]
     or after each pair's entry, and a small cross join makes the rows. Pair by pair (a group-by,
     a join and a group-by each) took the friction analyses some fifteen passes over the events.
     """
-    sets = [(tuple([a] if isinstance(a, str) else a), tuple([b] if isinstance(b, str) else b)) for a, b in pairs]
+    sets = [_as_sets(p) for p in pairs]
     a_sets = list(dict.fromkeys(a for a, _ in sets))
     ea = ev.filter(ev.touchpoint.isin(list(dict.fromkeys(t for a in a_sets for t in a))))
     entry = ibis.struct({c: ea[c] for c in _ENTRY_FIELDS})
@@ -126,7 +134,43 @@ def pair_rows(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]]
     en = pick(lambda k, i: f"en_{i}")
     rows = x.select("person_key", "pair", a_ts=pick(lambda k, i: f"ts_{i}"),
                     **{f"a_{c}": en[c] for c in _ENTRY_FIELDS}, b_ts=pick(lambda k, i: f"b_{k}"))
-    return _outcome(rows.filter(rows.a_ts.notnull()), window, data_end)
+    return rows.filter(rows.a_ts.notnull())
+
+
+def _as_sets(pair) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    a, b = pair
+    return tuple([a] if isinstance(a, str) else a), tuple([b] if isinstance(b, str) else b)
+
+
+def journey_pairs(journey: Journey) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The pairs a report asks of a journey: its default steps (drivers, equity, handoffs) and its
+    target checks (targets), as (from-set, to-set), deduplicated."""
+    steps = [((a,), (b,)) for a, b in resolve_steps(journey)]
+    checks = [(tuple(c["from"]), tuple(c["to"])) for c in target_checks(journey)]
+    return list(dict.fromkeys(steps + checks))
+
+
+def journey_pair_rows(ctx, journey_id: str | None, segment: str | None,
+                      pairs: list[tuple[str | list[str], str | list[str]]], window: timedelta | None,
+                      data_end: ir.Value | None = None) -> ir.Table:
+    """:func:`pair_rows` over the journey's events (of ``segment``), ``pair`` numbering ``pairs``.
+
+    When every pair is one of the journey's own (:func:`journey_pairs`) and the context shares
+    tables, the person-level rows come from one table of all of them (``AnalysisContext.shared``):
+    drivers, equity, handoffs and targets then read it instead of each going over the events.
+    A pair's rows do not depend on the other pairs computed with it, so the rows are the same."""
+    j = ctx.journey(journey_id)
+    ev = ctx.journey_events(journey_id, segment)
+    wanted = [_as_sets(p) for p in pairs]
+    common = journey_pairs(j)
+    if not ctx.shares_tables or not all(p in common for p in wanted):
+        return pair_rows(ev, pairs, window, data_end)
+    base = ctx.shared("pair_base", [j.model_dump(mode="json"), segment], lambda: pair_base(ev, common))
+    index = {p: i for i, p in enumerate(common)}
+    pick = ibis.memtable({"_common": [index[p] for p in wanted], "_pair": list(range(len(wanted)))})
+    rows = base.inner_join(pick, base.pair == pick._common)
+    rows = rows.mutate(pair=rows._pair).drop("_common", "_pair")
+    return _outcome(rows, window, data_end)
 
 
 def step_table(ev: ir.Table, steps: list[tuple[str, str]], window: timedelta | None,
@@ -134,7 +178,19 @@ def step_table(ev: ir.Table, steps: list[tuple[str, str]], window: timedelta | N
     """All steps stacked: one row per (person, step) for people who entered the step; ``step`` is
     the step's key, ``step_no`` its position in ``steps`` (cheaper to group by)."""
     data_end = ev.ts.max().as_scalar() if censor else None
-    rows = pair_rows(ev, steps, window, data_end)
+    return _step_rows(pair_rows(ev, steps, window, data_end), steps)
+
+
+def journey_step_table(ctx, journey_id: str | None, segment: str | None, steps: list[tuple[str, str]],
+                       window: timedelta | None, censor: bool = True) -> ir.Table:
+    """:func:`step_table` over the journey's events (of ``segment``), from the report's shared
+    pair rows where it can (:func:`journey_pair_rows`)."""
+    ev = ctx.journey_events(journey_id, segment)
+    data_end = ev.ts.max().as_scalar() if censor else None
+    return _step_rows(journey_pair_rows(ctx, journey_id, segment, steps, window, data_end), steps)
+
+
+def _step_rows(rows: ir.Table, steps: list[tuple[str, str]]) -> ir.Table:
     names = [step_key(a, b) for a, b in steps]
     rows = rows.mutate(step=ibis.cases(*[(rows.pair == k, n) for k, n in enumerate(names)]))
     return rows.select("person_key", "a_ts", *[f"a_{c}" for c in _ENTRY_FIELDS], "b_ts", "delay_us", "converted",

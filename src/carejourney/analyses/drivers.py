@@ -36,7 +36,7 @@ from ..model.journey import Journey, did_you_mean
 from ..privacy.suppression import CellRules
 from . import _stats as st
 from ._steps import (ALL_DIMS, delay_bin, dim_name, person_dims, resolve_steps, stack_dims, step_key,
-                     step_table, weekday_name)
+                     journey_step_table, weekday_name)
 from .base import Analysis, Spec, register
 from .context import AnalysisContext
 
@@ -90,7 +90,7 @@ def step_wide(ctx: AnalysisContext, journey_id: str | None, segment: str | None,
     dims = list(ALL_DIMS if dims is None else dims)
     _check(j, steps, dims, features)
     ev = ctx.journey_events(journey_id, segment)
-    stp = step_table(ev, steps, window, censor)
+    stp = journey_step_table(ctx, journey_id, segment, steps, window, censor)
     stp = stp.filter(~stp.censored)
     pd_ = person_dims(ev, ctx.persons, j, ctx.timezone, ctx.with_segments)
     x = stp.left_join(pd_, stp.person_key == pd_.person_key).drop("person_key_right")

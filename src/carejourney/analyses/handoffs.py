@@ -36,7 +36,7 @@ from pydantic import Field
 from ..model.base import Duration
 from ..privacy.suppression import CellRules
 from . import _stats as st
-from ._steps import US_PER_HOUR, resolve_steps, step_table
+from ._steps import US_PER_HOUR, journey_step_table, resolve_steps
 from .base import Analysis, Spec, register
 from .context import AnalysisContext
 
@@ -55,12 +55,12 @@ class HandoffsSpec(Spec):
     max_share: float = Field(default=0.2, ge=0, le=1, description="re-contact share above which a row is flagged")
 
 
-def _designed(ctx: AnalysisContext, spec: HandoffsSpec, ev: ir.Table) -> ir.Table | None:
+def _designed(ctx: AnalysisContext, spec: HandoffsSpec) -> ir.Table | None:
     j = ctx.journey(spec.journey)
     steps = [(a, b) for a, b in resolve_steps(j) if j.owner_of(a) != j.owner_of(b)]
     if not steps:
         return None
-    t = step_table(ev, steps, spec.window, spec.censor)
+    t = journey_step_table(ctx, spec.journey, spec.segment, steps, spec.window, spec.censor)
     t = t.filter(~t.censored)
     return t.group_by("step").aggregate(
         n=t.person_key.count(), converted=t.converted.sum().cast("int64"),
@@ -146,7 +146,7 @@ class HandoffsAnalysis(Analysis):
         if spec.view == "recontact":
             return _recontact(ctx, spec, ev)
         obs = _observed(ev)
-        des = _designed(ctx, spec, ev)
+        des = _designed(ctx, spec)
         return obs if des is None else ibis.union(des, obs.select(*des.columns), distinct=False)
 
     def rules(self, spec: HandoffsSpec) -> CellRules:
