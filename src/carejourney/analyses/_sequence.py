@@ -51,6 +51,8 @@ class Sequence:
     table: ir.Table
     decode: Callable[[ir.Value], ir.Value]
     stored: bool
+    #: Every event's stage is its touchpoint's stage in the journey (``stage`` follows from ``tp_pos``).
+    designed_stages: bool = False
 
 
 def _identity(v):
@@ -71,7 +73,7 @@ def sequence(ctx, journey: Journey, segment: str | None, level: Level = "touchpo
                       touchpoint=log.decode(ev.tp, "touchpoint"), stage=log.decode(ev.st, "stage"))
         if level == "stage":
             t = t.filter(t.act.notnull())
-        return Sequence(t, lambda v: log.decode(v, level), stored=True)
+        return Sequence(t, lambda v: log.decode(v, level), stored=True, designed_stages=log.designed_stages)
     ev = _windowed(ctx, journey, segment, level, ())
     t = ev.select("person_key", "ts", "seq", "tp_pos", "stage_pos", "touchpoint", "stage", "next_ts",
                   act=ev.activity, prev_act=ev.prev_activity, next_act=ev.target,

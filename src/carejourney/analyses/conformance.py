@@ -52,11 +52,13 @@ class ConformanceSpec(Spec):
                                    "(default: the newest event in the store)")
 
 
-def _event_deviations(ev: ir.Table, j: Journey, spec: ConformanceSpec, as_of) -> ir.Table:
+def _event_deviations(ev: ir.Table, j: Journey, spec: ConformanceSpec, as_of, designed_stages: bool) -> ir.Table:
     """Loops, out-of-order first occurrences and stalls; ``n`` = occurrences per row.
 
     The sequence gives each event's furthest earlier position (``prev_max``); per-touchpoint
     counts and first occurrences come from aggregates, which are far cheaper at scale than windows.
+    With ``designed_stages`` (every event in its touchpoint's stage) they are grouped by person and
+    touchpoint position only, the stage named after: two integer keys, not a string as well.
     """
     # touchpoints by their position in the journey (every event is of one of its touchpoints): integers
     # are cheaper to group by than ids, named again on the loops found
@@ -64,7 +66,12 @@ def _event_deviations(ev: ir.Table, j: Journey, spec: ConformanceSpec, as_of) ->
     repeatable = [i for i, t in enumerate(j.touchpoints) if t.repeatable]
     e = ev.mutate(next_ts=ibis.coalesce(ev.next_ts, as_of))
     e = e.mutate(gap=seconds_between(e.next_ts, e.ts))
-    per_tp = ev.group_by("person_key", "stage", "tp_pos").aggregate(count=ev.count(), first=ev.seq.min())
+    if designed_stages:
+        per_tp = ev.group_by("person_key", "tp_pos").aggregate(count=ev.count(), first=ev.seq.min())
+        per_tp = per_tp.mutate(stage=per_tp.tp_pos.substitute({i: t.stage for i, t in enumerate(j.touchpoints)},
+                                                              else_=ibis.null("string")))
+    else:
+        per_tp = ev.group_by("person_key", "stage", "tp_pos").aggregate(count=ev.count(), first=ev.seq.min())
     loops = per_tp.filter((per_tp["count"] > 1) & ~per_tp.tp_pos.isin(repeatable or [-1]))
     loops = loops.mutate(touchpoint=loops.tp_pos.substitute(dict(enumerate(names)), else_=ibis.null("string")))
     late = e.filter((e.tp_pos < e.prev_max).fill_null(False))
@@ -86,8 +93,10 @@ def _skips(ev: ir.Table, j: Journey) -> ir.Table | None:
     stages = [s.id for s in j.stages if any(t.stage == s.id for t in required)]
     if not required:
         return None
-    aggs = {f"t{i}": (ev.touchpoint == t.id).any() for i, t in enumerate(required)}
-    aggs |= {f"s{i}": (ev.stage == s).any() for i, s in enumerate(stages)}
+    # by position (an event's touchpoint / journey stage is the one at its tp_pos / stage_pos): integers
+    # compare faster than the ids, and on the journey log the ids are decoded from codes
+    aggs = {f"t{i}": (ev.tp_pos == tp_pos[t.id]).any() for i, t in enumerate(required)}
+    aggs |= {f"s{i}": (ev.stage_pos == st_pos[s]).any() for i, s in enumerate(stages)}
     p = ev.group_by("person_key").aggregate(entry=ev.tp_pos.min(), furthest=ev.tp_pos.max(),
                                             entry_stage=ev.stage_pos.min(), furthest_stage=ev.stage_pos.max(), **aggs)
     nothing = ibis.null("string")
@@ -112,9 +121,10 @@ class Conformance(Analysis):
 
     def build(self, spec: ConformanceSpec, ctx: AnalysisContext) -> ir.Table:
         j = ctx.journey(spec.journey)
-        ev = sequence(ctx, j, spec.segment).table
+        seq = sequence(ctx, j, spec.segment)
+        ev = seq.table
         as_of = ibis.literal(spec.as_of, "timestamp") if spec.as_of else ctx.events.ts.max()
-        devs = _event_deviations(ev, j, spec, as_of)
+        devs = _event_deviations(ev, j, spec, as_of, seq.designed_stages)
         skips = _skips(ev, j)
         if skips is not None:
             devs = ibis.union(devs, skips)
