@@ -44,6 +44,7 @@ class SharedTables:
         self._source: dict[str, ir.Table] = {}
         self._made: set[str] = set()
         self._sql: dict[str, str] = {}
+        self._custom: dict[str, Callable] = {}
 
     def name(self, kind: str, key) -> str:
         """``_cj_shared_<data version tag>_<kind>_<hash of kind, key, data version>``."""
@@ -53,11 +54,15 @@ class SharedTables:
     def _tag(self) -> str:
         return hashlib.sha256(self._version().encode()).hexdigest()[:8]
 
-    def table(self, kind: str, key, build: Callable[[], ir.Table]) -> ir.Table:
+    def table(self, kind: str, key, build: Callable[[], ir.Table],
+              sql: Callable[[Callable[[ir.Expr], str]], str] | None = None) -> ir.Table:
         """A table named by ``kind``, ``key`` and the data version, holding ``build()``'s rows once a
-        query reading it is executed. ``key`` must determine ``build()``'s result on given data."""
+        query reading it is executed. ``key`` must determine ``build()``'s result on given data.
+        ``sql(compile)``: the SQL that fills it instead of ``build()``'s (same rows and schema)."""
         name = self.name(kind, key)
         expr = self._source.setdefault(name, build())
+        if sql is not None:
+            self._custom.setdefault(name, sql)
         return ibis.table(expr.schema(), name=name)
 
     def _read_by(self, expr: ir.Expr) -> list[str]:
@@ -99,7 +104,9 @@ class SharedTables:
     def sql(self, name: str) -> str:
         """The compiled query of the shared table ``name`` (compiled once)."""
         if name not in self._sql:
-            self._sql[name] = str(self.con.compile(self._source[name]))
+            custom = self._custom.get(name)
+            self._sql[name] = (custom(lambda e: str(self.con.compile(e))) if custom is not None
+                               else str(self.con.compile(self._source[name])))
         return self._sql[name]
 
     def describe(self, expr: ir.Expr) -> str:

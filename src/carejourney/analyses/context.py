@@ -110,16 +110,18 @@ class AnalysisContext:
         return naive_utc(df), sql
 
     # -- shared tables -------------------------------------------------------------------
-    def shared(self, kind: str, key, build: Callable[[], ir.Table]) -> ir.Table:
+    def shared(self, kind: str, key, build: Callable[[], ir.Table],
+               sql: Callable[[Callable[[ir.Expr], str]], str] | None = None) -> ir.Table:
         """``build()``'s rows as a table several analyses read, written once per data version on
         first use (:mod:`analyses._shared`); where nothing is shared (not DuckDB, no data version,
-        ``CAREJOURNEY_SHARED_TABLES=0``), the expression itself."""
+        ``CAREJOURNEY_SHARED_TABLES=0``), the expression itself. ``sql(compile)``, when given,
+        is DuckDB SQL giving the same rows, written with what Ibis cannot say (e.g. GROUPING SETS)."""
         if not self.shares_tables:
             return build()
         if "_shared" not in self.__dict__:
             from ._shared import SharedTables
             self.__dict__["_shared"] = SharedTables(self.con, self.data_version)
-        return self.__dict__["_shared"].table(kind, key, build)
+        return self.__dict__["_shared"].table(kind, key, build, sql)
 
     @property
     def shares_tables(self) -> bool:
