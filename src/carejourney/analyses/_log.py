@@ -13,7 +13,6 @@ each of them used to do it again. The journey log does it once per journey: a co
 ``seq``    the event's number in the person's sequence, from 0
 ``prev_*`` / ``next_*``   touchpoint and stage code of the previous / next event
 ``next_ts`` time of the next event
-``prev_max`` the furthest touchpoint position reached before this event (conformance)
 ========== ==========================================================================
 
 written next to the canonical tables (``_cj_log_<journey>``, ``…_people``, ``…_meta``) and
@@ -40,7 +39,7 @@ from ..model.journey import Journey
 __all__ = ["JourneyLog", "LOG_VERSION", "build_log", "log_expression", "fingerprint"]
 
 #: Bump when the log's columns or ordering change: stored logs are then rebuilt.
-LOG_VERSION = "2"
+LOG_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -86,11 +85,10 @@ def log_expression(ev: ir.Table, people: ir.Table, journey: Journey, stages: lis
     e = ev.inner_join(people, "person_key")
     e = e.select(e.pid, e.ts, e.event_id, tp=_code(e.touchpoint, tps), st=_code(e.stage, stages))
     w = ibis.window(group_by=e.pid, order_by=[e.ts, e.tp, e.event_id])
-    before = ibis.window(group_by=e.pid, order_by=[e.ts, e.tp, e.event_id], rows=(None, -1))
     out = e.mutate(seq=ibis.row_number().over(w).cast("int32"),
                    prev_tp=e.tp.lag().over(w), next_tp=e.tp.lead().over(w),
                    prev_st=e.st.lag().over(w), next_st=e.st.lead().over(w),
-                   next_ts=e.ts.lead().over(w), prev_max=e.tp.max().over(before))
+                   next_ts=e.ts.lead().over(w))
     return out.drop("event_id")
 
 

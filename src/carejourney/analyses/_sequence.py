@@ -44,8 +44,8 @@ class Sequence:
 
     ``table`` columns: ``person_key`` (an opaque per-person key: only group or count by it),
     ``ts``, ``seq``, ``tp_pos``, ``stage_pos``, ``act`` / ``prev_act`` / ``next_act`` (the
-    activity of this, the previous and the next event, as codes), ``next_ts``, ``prev_max``
-    (furthest touchpoint position before this event), ``touchpoint`` and ``stage`` (ids).
+    activity of this, the previous and the next event, as codes), ``next_ts``, ``touchpoint`` and
+    ``stage`` (ids).
     """
 
     table: ir.Table
@@ -69,15 +69,13 @@ def sequence(ctx, journey: Journey, segment: str | None, level: Level = "touchpo
         t = ev.select(person_key=ev.pid, ts=ev.ts, seq=ev.seq, tp_pos=ev.tp.cast("int64"),
                       stage_pos=ibis.ifelse(ev.st < n_stages, ev.st, n_stages).fill_null(n_stages).cast("int64"),
                       act=ev[act], prev_act=ev[prev], next_act=ev[nxt], next_ts=ev.next_ts,
-                      prev_max=ev.prev_max.cast("int64"),
                       touchpoint=log.decode(ev.tp, "touchpoint"), stage=log.decode(ev.st, "stage"))
         if level == "stage":
             t = t.filter(t.act.notnull())
         return Sequence(t, lambda v: log.decode(v, level), stored=True, designed_stages=log.designed_stages)
     ev = _windowed(ctx, journey, segment, level, ())
     t = ev.select("person_key", "ts", "seq", "tp_pos", "stage_pos", "touchpoint", "stage", "next_ts",
-                  act=ev.activity, prev_act=ev.prev_activity, next_act=ev.target,
-                  prev_max=ev.tp_pos.max().over(sequence_window(ev, rows=(None, -1))))
+                  act=ev.activity, prev_act=ev.prev_activity, next_act=ev.target)
     return Sequence(t, _identity, stored=False)
 
 

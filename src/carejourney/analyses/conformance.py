@@ -52,62 +52,90 @@ class ConformanceSpec(Spec):
                                    "(default: the newest event in the store)")
 
 
-def _event_deviations(ev: ir.Table, j: Journey, spec: ConformanceSpec, as_of, designed_stages: bool) -> ir.Table:
+def _summary(ev: ir.Table, j: Journey) -> ir.Table:
+    """One row per person, by position in the design (integers compare and group faster than ids,
+    and on the journey log the ids are decoded from codes): the entry and furthest touchpoint and
+    stage; per touchpoint ``c<i>`` how often and ``f<i>`` at which ``seq`` it first happened; per
+    journey stage ``s<k>`` whether any event was in it."""
+    aggs = {}
+    for i in range(len(j.touchpoints)):
+        aggs[f"c{i}"] = ev.count(where=ev.tp_pos == i)
+        aggs[f"f{i}"] = ev.seq.min(where=ev.tp_pos == i)
+    aggs |= {f"s{k}": (ev.stage_pos == k).any() for k in range(len(j.stages))}
+    return ev.group_by("person_key").aggregate(entry=ev.tp_pos.min(), furthest=ev.tp_pos.max(),
+                                               entry_stage=ev.stage_pos.min(), furthest_stage=ev.stage_pos.max(), **aggs)
+
+
+def _later_first(t: ir.Table, n: int, i) -> ir.Value:
+    """The earliest first ``seq`` of any touchpoint after position ``i`` (``f<k>`` columns of ``t``;
+    ``least`` skips the ones that never happened). ``i``: a position, or a column of them."""
+    def earliest(k: int) -> ir.Value:
+        cols = [t[f"f{m}"] for m in range(k + 1, n)]
+        return cols[0] if len(cols) == 1 else ibis.least(*cols)  # (Spark's least() takes two or more)
+    if isinstance(i, int):
+        return earliest(i) if i < n - 1 else ibis.null("int64")
+    return ibis.cases(*[(i == k, earliest(k)) for k in range(n - 1)], else_=ibis.null("int64")) if n > 1 \
+        else ibis.null("int64")
+
+
+def _event_deviations(ev: ir.Table, summary: ir.Table, j: Journey, spec: ConformanceSpec, as_of,
+                      designed_stages: bool) -> ir.Table:
     """Loops, out-of-order first occurrences and stalls; ``n`` = occurrences per row.
 
-    The sequence gives each event's furthest earlier position (``prev_max``); per-touchpoint
-    counts and first occurrences come from aggregates, which are far cheaper at scale than windows.
-    With ``designed_stages`` (every event in its touchpoint's stage) they are grouped by person and
-    touchpoint position only, the stage named after: two integer keys, not a string as well.
+    A touchpoint's first occurrence is out of order when some later touchpoint of the design
+    happened before it. Counts and first occurrences come from aggregates, far cheaper at scale
+    than windows: with ``designed_stages`` (every event in its touchpoint's stage, as on most
+    journey logs) from the per-person summary alone; otherwise per (person, stage, touchpoint),
+    since a loop is reported in the stage it happened in.
     """
-    # touchpoints by their position in the journey (every event is of one of its touchpoints): integers
-    # are cheaper to group by than ids, named again on the loops found
     names = [t.id for t in j.touchpoints]
-    repeatable = [i for i, t in enumerate(j.touchpoints) if t.repeatable]
-    e = ev.mutate(next_ts=ibis.coalesce(ev.next_ts, as_of))
-    e = e.mutate(gap=seconds_between(e.next_ts, e.ts))
+    n = len(names)
+    repeatable = {i for i, t in enumerate(j.touchpoints) if t.repeatable}
+    one = ibis.literal(1, "int64")
+    parts = []
     if designed_stages:
-        per_tp = ev.group_by("person_key", "tp_pos").aggregate(count=ev.count(), first=ev.seq.min())
-        per_tp = per_tp.mutate(stage=per_tp.tp_pos.substitute({i: t.stage for i, t in enumerate(j.touchpoints)},
-                                                              else_=ibis.null("string")))
+        for i, t in enumerate(j.touchpoints):
+            row = dict(stage=ibis.literal(t.stage), touchpoint=ibis.literal(t.id))
+            if i not in repeatable:
+                loop = summary.filter(summary[f"c{i}"] > 1)
+                parts.append(loop.select("person_key", **row, deviation=ibis.literal("loop"),
+                                         n=(loop[f"c{i}"] - 1).cast("int64")))
+            if i < n - 1:
+                late = summary.filter((summary[f"f{i}"] > _later_first(summary, n, i)).fill_null(False))
+                parts.append(late.select("person_key", **row, deviation=ibis.literal("out_of_order"), n=one))
     else:
         per_tp = ev.group_by("person_key", "stage", "tp_pos").aggregate(count=ev.count(), first=ev.seq.min())
-    loops = per_tp.filter((per_tp["count"] > 1) & ~per_tp.tp_pos.isin(repeatable or [-1]))
-    loops = loops.mutate(touchpoint=loops.tp_pos.substitute(dict(enumerate(names)), else_=ibis.null("string")))
-    late = e.filter((e.tp_pos < e.prev_max).fill_null(False))
-    late = late.semi_join(per_tp, (late.person_key == per_tp.person_key) & (late.tp_pos == per_tp.tp_pos)
-                          & (late.seq == per_tp["first"]))
+        per_tp = per_tp.mutate(touchpoint=per_tp.tp_pos.substitute(dict(enumerate(names)), else_=ibis.null("string")))
+        loops = per_tp.filter((per_tp["count"] > 1) & ~per_tp.tp_pos.isin(sorted(repeatable) or [-1]))
+        parts.append(loops.select("person_key", "stage", "touchpoint", deviation=ibis.literal("loop"),
+                                  n=(loops["count"] - 1).cast("int64")))
+        x = per_tp.inner_join(summary.select("person_key", *[f"f{k}" for k in range(n)]), "person_key")
+        late = x.filter((x["first"] > _later_first(x, n, x.tp_pos)).fill_null(False))
+        parts.append(late.select("person_key", "stage", "touchpoint", deviation=ibis.literal("out_of_order"), n=one))
+    e = ev.mutate(next_ts=ibis.coalesce(ev.next_ts, as_of))
+    e = e.mutate(gap=seconds_between(e.next_ts, e.ts))
     stall = (e.stage != j.stages[-1].id).fill_null(True) & (e.gap > spec.stall_after.total_seconds()).fill_null(False)
-    one = ibis.literal(1, "int64")
-    return ibis.union(
-        loops.select("person_key", "stage", "touchpoint", deviation=ibis.literal("loop"),
-                     n=(loops["count"] - 1).cast("int64")),
-        late.select("person_key", "stage", "touchpoint", deviation=ibis.literal("out_of_order"), n=one),
-        e.filter(stall).select("person_key", "stage", "touchpoint", deviation=ibis.literal("stall"), n=one))
+    parts.append(e.filter(stall).select("person_key", "stage", "touchpoint", deviation=ibis.literal("stall"), n=one))
+    return ibis.union(*parts)
 
 
-def _skips(ev: ir.Table, j: Journey) -> ir.Table | None:
+def _skips(p: ir.Table, j: Journey) -> ir.Table | None:
+    """Skipped stages and touchpoints, from the per-person summary."""
     tp_pos = {t.id: i for i, t in enumerate(j.touchpoints)}
     st_pos = {s.id: i for i, s in enumerate(j.stages)}
     required = [t for t in j.touchpoints if not t.optional]
     stages = [s.id for s in j.stages if any(t.stage == s.id for t in required)]
     if not required:
         return None
-    # by position (an event's touchpoint / journey stage is the one at its tp_pos / stage_pos): integers
-    # compare faster than the ids, and on the journey log the ids are decoded from codes
-    aggs = {f"t{i}": (ev.tp_pos == tp_pos[t.id]).any() for i, t in enumerate(required)}
-    aggs |= {f"s{i}": (ev.stage_pos == st_pos[s]).any() for i, s in enumerate(stages)}
-    p = ev.group_by("person_key").aggregate(entry=ev.tp_pos.min(), furthest=ev.tp_pos.max(),
-                                            entry_stage=ev.stage_pos.min(), furthest_stage=ev.stage_pos.max(), **aggs)
     nothing = ibis.null("string")
     parts = []
-    for i, s in enumerate(stages):
-        hit = (p.entry_stage < st_pos[s]) & (p.furthest_stage > st_pos[s]) & ~p[f"s{i}"]
+    for s in stages:
+        hit = (p.entry_stage < st_pos[s]) & (p.furthest_stage > st_pos[s]) & ~p[f"s{st_pos[s]}"]
         parts.append(p.filter(hit).select("person_key", stage=ibis.literal(s), touchpoint=nothing,
                                           deviation=ibis.literal("skipped_stage"), n=ibis.literal(1, "int64")))
-    for i, t in enumerate(required):
-        visited = p[f"s{stages.index(t.stage)}"]
-        hit = (p.entry < tp_pos[t.id]) & (p.furthest > tp_pos[t.id]) & ~p[f"t{i}"] & visited
+    for t in required:
+        i = tp_pos[t.id]
+        hit = (p.entry < i) & (p.furthest > i) & (p[f"c{i}"] == 0) & p[f"s{st_pos[t.stage]}"]
         parts.append(p.filter(hit).select("person_key", stage=ibis.literal(t.stage), touchpoint=ibis.literal(t.id),
                                           deviation=ibis.literal("skipped_touchpoint"), n=ibis.literal(1, "int64")))
     return ibis.union(*parts)
@@ -124,8 +152,9 @@ class Conformance(Analysis):
         seq = sequence(ctx, j, spec.segment)
         ev = seq.table
         as_of = ibis.literal(spec.as_of, "timestamp") if spec.as_of else ctx.events.ts.max()
-        devs = _event_deviations(ev, j, spec, as_of, seq.designed_stages)
-        skips = _skips(ev, j)
+        summary = _summary(ev, j)
+        devs = _event_deviations(ev, summary, j, spec, as_of, seq.designed_stages)
+        skips = _skips(summary, j)
         if skips is not None:
             devs = ibis.union(devs, skips)
         total = ev.person_key.nunique()
