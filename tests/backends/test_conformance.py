@@ -99,3 +99,24 @@ def test_run_complements_the_summary(events_for):
     recs = run(parse_spec({"kind": "conformance"}), ctx).records()
     # 3 not conforming is hidden, so 12 conforming is too: the two add up to everyone
     assert [r["people"] for r in recs[:2]] == ["<11", "<11"]
+
+
+def test_loops_and_late_firsts_land_in_the_stage_the_events_carry(events_for):
+    """Events recorded in another stage than their touchpoint's: the journey log then cannot name
+    stages from touchpoints, and deviations are reported in the stage each event carries."""
+    ctx = events_for({
+        # a booking logged under pre_visit, then again under access: a loop per stage, not one loop
+        **people("g", 11, [("referral_received", "2026-01-02"), ("appointment_booked", "2026-01-03", {"stage": "pre_visit"}),
+                           ("appointment_booked", "2026-01-04"), ("appointment_booked", "2026-01-05"),
+                           ("visit_completed", "2026-01-10"), ("bill_sent", "2026-01-15")]),
+        # the reminder after the visit, logged in care: out of order, in care
+        **people("h", 12, [("referral_received", "2026-01-02"), ("appointment_booked", "2026-01-03"),
+                           ("visit_completed", "2026-01-10"), ("reminder_sent", "2026-01-11", {"stage": "care"}),
+                           ("bill_sent", "2026-01-15")]),
+    })
+    got, df = table(ctx, as_of="2026-01-20")
+    assert ("loop", "access", "appointment_booked", 11) in got
+    assert not any(d == "loop" and s == "pre_visit" for d, s, *_ in got)  # one booking there: no loop
+    assert ("out_of_order", "care", "reminder_sent", 12) in got
+    assert ("out_of_order", "pre_visit", "appointment_booked", 11) not in got  # its first occurrence came in order
+    assert df.set_index("deviation").loc["loop"].occurrences == 11

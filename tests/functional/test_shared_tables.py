@@ -88,3 +88,39 @@ def test_a_report_answered_from_the_cache_writes_no_shared_table(project):  # no
                 assert ctx.query_cache.misses == 0 and not _shared_tables(store.con)
         finally:
             store.close()
+
+
+def test_shared_tables_built_on_shared_tables_are_written_and_described_in_order(project):  # noqa: F811
+    p = load_project(project)
+    store = open_store(p)
+    try:
+        ctx = AnalysisContext.from_store(p, store)
+        _, sql, _ = execute(parse_spec({"kind": "drivers"}), ctx)
+        kinds = [line.split(":")[0].split("_")[4] for line in sql.splitlines() if line.startswith(f"-- {PREFIX}")]
+        # every table's query is shown once, after the tables it reads (the footnote stays traceable)
+        assert kinds.index("events") < kinds.index("persons") < kinds.index("step")
+        assert kinds.index("events") < kinds.index("pair") < kinds.index("step")
+        assert len(kinds) == len(set(kinds))
+        made = set(_shared_tables(store.con))
+        assert {n.split("_")[4] for n in made} == {"events", "persons", "pair", "step"}
+    finally:
+        store.close()
+
+
+def test_steps_outside_the_journey_defaults_are_computed_on_their_own(project, monkeypatch):  # noqa: F811
+    """Drivers of a step the report does not share (not a default step or target check) read the
+    shared events but pair their own rows, and agree with the inline query."""
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    spec = {"kind": "drivers", "steps": [["referral_received", "visit_completed"]], "dimensions": ["language"]}
+    frames = {}
+    for shared in ("0", "1"):
+        monkeypatch.setenv("CAREJOURNEY_SHARED_TABLES", shared)
+        p = load_project(project)
+        store = open_store(p)
+        try:
+            frames[shared] = execute(parse_spec(spec), AnalysisContext.from_store(p, store))[0]
+            if shared == "1":
+                assert not any("_pair_base_" in n for n in _shared_tables(store.con))
+        finally:
+            store.close()
+    pd.testing.assert_frame_equal(frames["0"], frames["1"])
