@@ -10,13 +10,15 @@ Sessions run in UTC so timestamps mean the same thing as on DuckDB (stored naive
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 from ..errors import EngineError
 
-__all__ = ["connect_spark", "spark_session", "java17_home"]
+__all__ = ["connect_spark", "spark_session", "java17_home", "warehouse_dir"]
 
 _JAVA17 = "/usr/lib/jvm/java-17-openjdk-amd64"
 
@@ -27,6 +29,20 @@ def java17_home() -> str | None:
     if env and "17" in Path(env).name:
         return env
     return _JAVA17 if Path(_JAVA17).exists() else env
+
+
+_WAREHOUSE: list[str] = []
+
+
+def warehouse_dir() -> str:
+    """The local Spark SQL warehouse folder: one per process, removed when the process exits.
+
+    (Every session used to get a new temporary folder that nothing removed — one per CLI run or
+    test session with Spark, left in the system's temporary directory.)"""
+    if not _WAREHOUSE:
+        _WAREHOUSE.append(tempfile.mkdtemp(prefix="carejourney-spark-"))
+        atexit.register(shutil.rmtree, _WAREHOUSE[0], ignore_errors=True)
+    return _WAREHOUSE[0]
 
 
 def spark_session(master: str | None = "local[2]", remote: str | None = None):
@@ -45,8 +61,7 @@ def spark_session(master: str | None = "local[2]", remote: str | None = None):
     else:
         if master:
             builder = builder.master(master)
-        warehouse = tempfile.mkdtemp(prefix="carejourney-spark-")
-        builder = (builder.config("spark.sql.warehouse.dir", warehouse)
+        builder = (builder.config("spark.sql.warehouse.dir", warehouse_dir())
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.shuffle.partitions", "4")
