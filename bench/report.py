@@ -5,7 +5,10 @@ Builds a throw-away project whose DuckDB store is filled directly with SQL (N pe
 benchmark), then times ``build_report``: total wall time, time inside the analyses
 (``Result.elapsed``), time to render the HTML, and the HTML size.
 
-    python bench/report.py --people 1000000 [--keep DIR]
+    python bench/report.py --people 1000000 [--keep DIR] [--segment senior]
+
+``--segment``: also time that segment's first report, after everyone's (the journey log is
+stored by then; the segment's queries are new) — a team opening its own segment's report.
 """
 
 from __future__ import annotations
@@ -125,6 +128,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="with --keep: time the report on the kept store (its "
                     "query cache and journey log are deleted first, so the first report is cold)")
     ap.add_argument("--cold-only", action="store_true", help="time only the first report (no cached results)")
+    ap.add_argument("--segment", default=None, help="then time this segment's first report too")
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="cj_bench_report_")) / "proj"
     if not (args.reuse and args.keep and (root / "target" / "carejourney.duckdb").exists()):
@@ -143,6 +147,11 @@ def main() -> None:
     report = build_report(project)
     total = time.perf_counter() - t
     _summary("cold (first report after the data changed: journey log + every query)", project, report, total)
+    if args.segment:
+        t = time.perf_counter()
+        seg = build_report(project, segment=args.segment)
+        _summary(f"segment {args.segment} (its first report: stored journey log, its own queries new)", project, seg,
+                 time.perf_counter() - t)
     if not args.cold_only:
         t = time.perf_counter()
         again = build_report(project)
