@@ -24,16 +24,17 @@ def _shared_tables(con) -> list[str]:
     return sorted(t for t in con.list_tables() if t.startswith(PREFIX))
 
 
-def _context(con, project, people: dict, version: str) -> AnalysisContext:
-    """A context on tables ``ev`` / ``persons`` of ``con`` (rewritten), with data version ``version``."""
+def _context(con, project, people: dict, version: str, suffix: str = "") -> AnalysisContext:
+    """A context on tables ``ev<suffix>`` / ``persons<suffix>`` of ``con`` (rewritten), with data
+    version ``version``."""
     ev, persons = _events_frame(people, project)
     schema = ibis.schema({"person_key": "string", **{k: v for k, v in SCHEMAS["events"].items() if k != "subject_key"}})
-    ev_t = con.create_table("ev", ibis.memtable(ev[list(schema.names)]).cast(schema), overwrite=True)
+    ev_t = con.create_table(f"ev{suffix}", ibis.memtable(ev[list(schema.names)]).cast(schema), overwrite=True)
     first_last = ev.groupby("person_key")["ts"].agg(["min", "max"]).rename(columns={"min": "first_seen", "max": "last_seen"})
     pdf = persons.merge(first_last, left_on="person_key", right_index=True, how="left")
     pschema = ibis.schema({"person_key": "string", **{k: v for k, v in SCHEMAS["subjects"].items() if k in PERSON_ATTRIBUTES},
                            "first_seen": "timestamp", "last_seen": "timestamp"})
-    p_t = con.create_table("persons", ibis.memtable(pdf).cast(pschema), overwrite=True)
+    p_t = con.create_table(f"persons{suffix}", ibis.memtable(pdf).cast(pschema), overwrite=True)
     return AnalysisContext(events=ev_t, persons=p_t, project=project, con=con, data_version=lambda: version)
 
 
@@ -124,3 +125,16 @@ def test_steps_outside_the_journey_defaults_are_computed_on_their_own(project, m
         finally:
             store.close()
     pd.testing.assert_frame_equal(frames["0"], frames["1"])
+
+
+def test_a_context_whose_tables_another_context_dropped_writes_them_again(duckdb_con, mini_project):
+    """Two contexts of different data versions on one connection (a long-lived process): the newer
+    one drops the older one's tables; the older one, asked again, writes them again — right answers
+    for each, never a missing table."""
+    spec = parse_spec({"kind": "equity", "dimensions": ["language"], "censor": False})
+    old = _context(duckdb_con, mini_project, _people(40, 10), "v1", suffix="_old")
+    assert execute(spec, old)[0]["converted"].sum() == 10
+    new = _context(duckdb_con, mini_project, _people(40, 30), "v2", suffix="_new")
+    assert execute(spec, new)[0]["converted"].sum() == 30
+    assert execute(spec, old)[0]["converted"].sum() == 10
+    assert execute(spec, new)[0]["converted"].sum() == 30

@@ -84,9 +84,11 @@ class SharedTables:
 
     def prepare(self, expr: ir.Expr) -> None:
         """Write the shared tables ``expr`` reads that do not exist yet (called before executing it)."""
-        todo = [n for n in self._closure(expr) if n not in self._made]
+        todo = self._closure(expr)
         if not todo:
             return
+        # asked of the connection each time (not only "not made yet"): another context on it may
+        # have dropped a table of older data that this context still reads
         existing = set(self.con.list_tables())
         for stale in [t for t in existing if t.startswith(PREFIX) and t[len(PREFIX):len(PREFIX) + 8] != self._tag()]:
             # of data this connection has seen replaced (a long-lived connection, e.g. the dashboard's)

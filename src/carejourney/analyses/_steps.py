@@ -23,7 +23,7 @@ from ..model.journey import Journey
 from ._checks import target_checks
 
 __all__ = ["resolve_steps", "step_key", "pair_rows", "pair_base", "journey_pairs", "journey_pair_rows",
-           "step_table", "journey_step_table", "person_dims", "stack_dims",
+           "journey_step_table", "person_dims", "stack_dims",
            "dim_name", "delay_bin", "BINS_PER_DOUBLING", "PERSON_DIMS", "STEP_DIMS", "ALL_DIMS", "local_ts",
            "LEAD_TIME_BUCKETS", "US_PER_HOUR", "weekday_name", "booked_outcome_statuses"]
 
@@ -173,18 +173,11 @@ def journey_pair_rows(ctx, journey_id: str | None, segment: str | None,
     return _outcome(rows, window, data_end)
 
 
-def step_table(ev: ir.Table, steps: list[tuple[str, str]], window: timedelta | None,
-               censor: bool = True) -> ir.Table:
-    """All steps stacked: one row per (person, step) for people who entered the step; ``step`` is
-    the step's key, ``step_no`` its position in ``steps`` (cheaper to group by)."""
-    data_end = ev.ts.max().as_scalar() if censor else None
-    return _step_rows(pair_rows(ev, steps, window, data_end), steps)
-
-
 def journey_step_table(ctx, journey_id: str | None, segment: str | None, steps: list[tuple[str, str]],
                        window: timedelta | None, censor: bool = True) -> ir.Table:
-    """:func:`step_table` over the journey's events (of ``segment``), from the report's shared
-    pair rows where it can (:func:`journey_pair_rows`)."""
+    """All steps stacked: one row per (person, step) for people of the journey (of ``segment``) who
+    entered the step; ``step`` is the step's key, ``step_no`` its position in ``steps`` (cheaper to
+    group by). From the report's shared pair rows where it can (:func:`journey_pair_rows`)."""
     ev = ctx.journey_events(journey_id, segment)
     data_end = ev.ts.max().as_scalar() if censor else None
     return _step_rows(journey_pair_rows(ctx, journey_id, segment, steps, window, data_end), steps)
