@@ -44,20 +44,27 @@ def _people(n: int, booked: int) -> dict:
                       "attrs": {"language": "es" if i % 2 else "en"}} for i in range(n)}
 
 
-def test_shared_tables_give_the_inline_answers(project, monkeypatch):  # noqa: F811
+def _shared_and_inline(root, monkeypatch, specs: list[dict]) -> dict[str, tuple[list, list[str]]]:
+    """Each spec's frame, and the shared tables left on the connection, with shared tables off
+    (``"0"``) and on (``"1"``); no query cache."""
     monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
-    frames = {}
+    out = {}
     for shared in ("0", "1"):
         monkeypatch.setenv("CAREJOURNEY_SHARED_TABLES", shared)
-        p = load_project(project)
+        p = load_project(root)
         store = open_store(p)
         try:
             ctx = AnalysisContext.from_store(p, store)
-            frames[shared] = [execute(parse_spec(s), ctx)[0] for s in SHARING]
-            assert bool(_shared_tables(store.con)) == (shared == "1")
+            out[shared] = ([execute(parse_spec(s), ctx)[0] for s in specs], _shared_tables(store.con))
         finally:
             store.close()
-    for spec, a, b in zip(SHARING, frames["0"], frames["1"]):
+    return out
+
+
+def test_shared_tables_give_the_inline_answers(project, monkeypatch):  # noqa: F811
+    runs = _shared_and_inline(project, monkeypatch, SHARING)
+    assert not runs["0"][1] and runs["1"][1]
+    for spec, a, b in zip(SHARING, runs["0"][0], runs["1"][0]):
         pd.testing.assert_frame_equal(a, b, obj=str(spec))
 
 
@@ -111,20 +118,10 @@ def test_shared_tables_built_on_shared_tables_are_written_and_described_in_order
 def test_steps_outside_the_journey_defaults_are_computed_on_their_own(project, monkeypatch):  # noqa: F811
     """Drivers of a step the report does not share (not a default step or target check) read the
     shared events but pair their own rows, and agree with the inline query."""
-    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
     spec = {"kind": "drivers", "steps": [["referral_received", "visit_completed"]], "dimensions": ["language"]}
-    frames = {}
-    for shared in ("0", "1"):
-        monkeypatch.setenv("CAREJOURNEY_SHARED_TABLES", shared)
-        p = load_project(project)
-        store = open_store(p)
-        try:
-            frames[shared] = execute(parse_spec(spec), AnalysisContext.from_store(p, store))[0]
-            if shared == "1":
-                assert not any("_pair_base_" in n for n in _shared_tables(store.con))
-        finally:
-            store.close()
-    pd.testing.assert_frame_equal(frames["0"], frames["1"])
+    runs = _shared_and_inline(project, monkeypatch, [spec])
+    assert runs["1"][1] and not any("_pair_base_" in n for n in runs["1"][1])
+    pd.testing.assert_frame_equal(runs["0"][0][0], runs["1"][0][0])
 
 
 def test_a_context_whose_tables_another_context_dropped_writes_them_again(duckdb_con, mini_project):
