@@ -77,7 +77,7 @@ def test_a_shared_table_of_older_data_is_never_read(duckdb_con, mini_project):
     # the older version's tables were dropped when the new ones were written: no copy of old data lingers
     names = _shared_tables(duckdb_con)
     assert {n.split("_")[4] for n in names} == {"step", "pair"} and len(names) == 2
-    assert all(n in new.__dict__["_shared"]._made for n in names)
+    assert all(n in new.__dict__["_shared"]._source for n in names)  # the new data's tables
     funnel, _, _ = execute(parse_spec({"kind": "funnel", "steps": "referral_received,appointment_booked"}), new)
     assert list(funnel["reached"]) == [40, 30]
 

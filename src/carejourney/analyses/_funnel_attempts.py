@@ -96,8 +96,9 @@ def _log_events(spec, ctx, sets: list[list[str]]):
     ev = log.events if spec.segment is None else log.events_of(ctx.segment_members(journey, spec.segment))
     code = ev.tp if spec.steps_kind == "touchpoint" else ev.st
     ev = ev.filter(code.isin([log.code(i, spec.steps_kind) for s in sets for i in s]))
+    # touchpoint: read only by exclusions, which keep a funnel off the log (not decoded for every event)
     ev = ev.select(unit_key=ev.pid, person_key=ev.pid, ts=ev.ts, us=epoch_us(ev.ts), seq=ev.seq.cast("int64"),
-                   step_col=code, touchpoint=log.decode(ev.tp, "touchpoint"), by_value=ibis.null("string"))
+                   step_col=code, touchpoint=ibis.null("string"), by_value=ibis.null("string"))
     return ev, log.people, [[log.code(i, spec.steps_kind) for i in s] for s in sets]
 
 

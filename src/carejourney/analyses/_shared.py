@@ -42,7 +42,6 @@ class SharedTables:
         self.con = con
         self._version = version
         self._source: dict[str, ir.Table] = {}
-        self._made: set[str] = set()
         self._sql: dict[str, str] = {}
         self._custom: dict[str, Callable] = {}
 
@@ -60,10 +59,11 @@ class SharedTables:
         query reading it is executed. ``key`` must determine ``build()``'s result on given data.
         ``sql(compile)``: the SQL that fills it instead of ``build()``'s (same rows and schema)."""
         name = self.name(kind, key)
-        expr = self._source.setdefault(name, build())
-        if sql is not None:
-            self._custom.setdefault(name, sql)
-        return ibis.table(expr.schema(), name=name)
+        if name not in self._source:  # built once: drivers, equity and the findings ask for the same counts
+            self._source[name] = build()
+            if sql is not None:
+                self._custom[name] = sql
+        return ibis.table(self._source[name].schema(), name=name)
 
     def _read_by(self, expr: ir.Expr) -> list[str]:
         return list(dict.fromkeys(t.name for t in expr.op().find(ops.UnboundTable) if t.name in self._source))
@@ -101,7 +101,6 @@ class SharedTables:
                 # registered as Ibis' own execution does (as analyses._cache does)
                 self.con._run_pre_execute_hooks(source)
                 self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {self.sql(name)}')
-            self._made.add(name)
 
     def sql(self, name: str) -> str:
         """The compiled query of the shared table ``name`` (compiled once)."""

@@ -145,14 +145,14 @@ def step_counts(ctx: AnalysisContext, journey_id: str | None, segment: str | Non
         _check(j, resolved, wanted, asked)
     every = sorted(set(default_features(j)) | set(asked))
     key = [j.model_dump(mode="json"), segment, resolved, every, window.total_seconds(), censor, ctx.timezone]
-    made = []  # the input, built once: the expression and the SQL must name the same in-memory tables
+    made = []  # the input: the expression and the SQL must name the same in-memory tables
 
     def build() -> ir.Table:
         made.append(_step_counts_input(ctx, journey_id, segment, steps, None, every, window, censor))
-        return _step_counts(*made[0])
+        return _step_counts(*made[-1])
 
     def sql(compile_expr) -> str:
-        x, all_dims, names = made[0]
+        x, all_dims, names = made[-1]
         return _step_counts_sql(compile_expr(x), all_dims, names)
     counts = ctx.shared("step_counts", key, build, sql=sql)
     return counts.filter(counts.dimension.isin(wanted + [f"had_{f}" for f in asked]))
