@@ -160,6 +160,24 @@ def test_open_funnel_counts_people_from_the_step_they_enter(events_for):
     assert col(df, "conversion_from_first") == [1.0, 1.0, 1.0]
 
 
+def test_open_funnel_enters_at_the_first_step_with_a_start_in_range_and_keeps_the_best_attempt(events_for):
+    ctx = events_for({
+        # the referral is before the range: the person enters at the booking, the next step in range
+        "early_ref": [("referral_received", "2025-12-20"), ("appointment_booked", "2026-01-05"),
+                      ("visit_completed", "2026-01-06")],
+        # two attempts: the first books within the window, the second goes nowhere; the first counts
+        "two": [("referral_received", "2026-01-01"), ("appointment_booked", "2026-01-10"),
+                ("referral_received", "2026-01-20")],
+        # a booking before the second referral does not serve it: the first attempt's window is over
+        "slow": [("referral_received", "2026-01-02"), ("referral_received", "2026-03-01"),
+                 ("appointment_booked", "2026-03-04"), ("visit_completed", "2026-03-05")],
+    })
+    df = funnel(ctx, open=True, date_from="2026-01-01", window="30d")
+    assert col(df, "entered") == [2, 1, 0]
+    assert col(df, "reached") == [2, 3, 2]
+    assert col(df, "median_seconds") == [None, pytest.approx((9 * DAY + 3 * DAY) / 2), DAY]
+
+
 def test_episode_unit_keeps_episode_constant(events_for):
     ctx = events_for({
         "p1": [("referral_received", "2026-01-01", {"episode_id": "knee"}),

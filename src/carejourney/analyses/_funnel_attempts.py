@@ -4,7 +4,9 @@ Every event of the entry step starts an *attempt*. Steps are matched one at a ti
 attempt, step k is the earliest step-k event that comes after the event matched for step k-1
 (in the unit's event sequence), within the conversion window from the attempt start, within the
 step's maximum gap, and before the attempt's exclusion cap. That is one join + ``min`` per step,
-exact and identical on every engine (no engine-specific "window funnel" function).
+exact and identical on every engine (no engine-specific "window funnel" function). On the
+stored journey log the same matching needs no join at all (:func:`_log_attempts`: each person's
+step events as lists, one group-by).
 
 The unit's event *sequence* (``seq``) orders events by time, then by step position, then by
 event id (unique, so the order is total and the same on every engine). Ordering by step
@@ -229,23 +231,50 @@ def _step(spec, a: ir.Table, ev: ir.Table, ids: list[str], k: int, window_us: in
                        f"u{k}": ibis.coalesce(a[f"u{k}"], a.h_us)}).drop("h_seq", "h_us")
 
 
-def _step_nearest(a: ir.Table, ev: ir.Table, codes: list, k: int, window_us: int, gap_us: int | None) -> ir.Table:
-    """Step k as :func:`_step` matches it, for an ordered funnel on the journey log: one ASOF join
-    finds each attempt's first step-k event after its step k-1 (DuckDB's nearest-match join).
+def _log_attempts(spec, ev: ir.Table, codes: list, tz: str, window_us: int, gaps: dict[int, int]) -> ir.Table:
+    """The attempts of an ordered funnel on the journey log, every step matched: the columns
+    :func:`_starts` + :func:`_step` give (``cap`` null: the log path has no exclusions).
 
-    On the log, time never decreases as ``seq`` grows, so the earliest candidate after step k-1 is
-    the one to take: when it falls outside the window (or the step's gap), every later one does
-    too — the same answer as :func:`_step`'s join + ``min``, without grouping every attempt by
-    its key and carrying its columns (at 1M people the stage funnel's table took 2.2 s, now 1.4)."""
-    c = ev.filter(ev.step_col.isin(codes)).select(c_unit=ev.unit_key, c_seq=ev.seq, c_us=ev.us)
-    j = a.asof_join(c, on=a[f"s{k-1}"] < c.c_seq, predicates=[a.unit_key == c.c_unit])
-    ok = j.c_us <= j.start_us + window_us
-    if gap_us is not None:
-        ok = ok & (j.c_us <= j[f"u{k-1}"] + gap_us)
-    ok = ok.fill_null(False)
-    return j.mutate(**{f"s{k}": ibis.coalesce(j[f"s{k}"], ibis.ifelse(ok, j.c_seq, ibis.null("int64"))),
-                       f"u{k}": ibis.coalesce(j[f"u{k}"], ibis.ifelse(ok, j.c_us, ibis.null("int64")))}
-                    ).drop("c_unit", "c_seq", "c_us")
+    One group-by collects each unit's events of every step as lists of (seq, µs, time); the
+    attempts are the entry list unnested, and step k is the element of step k's list with the
+    smallest ``seq`` after step k-1's — :func:`_step`'s match. On the log, time never decreases
+    as ``seq`` grows, so that earliest candidate is the one to take: when it falls outside the
+    window (or the step's gap), every later one does too. No join and no sort per step (at 1M
+    people the stage funnel's table took 1.8 s with one ASOF join per step, now 1.2)."""
+    n = len(codes)
+    item = ibis.struct({"s": ev.seq, "u": ev.us, "t": ev.ts})
+    per = ev.group_by("unit_key").aggregate(
+        **{f"l{k}": item.collect(where=ev.step_col.isin(c)) for k, c in enumerate(codes)})
+    lo = local_day_us(spec.date_from, tz) if spec.date_from is not None else None
+    hi = local_day_us(spec.date_to + timedelta(days=1), tz) if spec.date_to is not None else None
+
+    def in_range(x):
+        ok = x.u >= lo if lo is not None else None
+        if hi is not None:
+            ok = x.u < hi if ok is None else ok & (x.u < hi)
+        return ok
+    firsts = [per[f"l{j}"] if lo is None and hi is None else per[f"l{j}"].filter(in_range)
+              for j in range(n if spec.open else 1)]
+    # the entry step: the first step; in open funnels, the unit's earliest step with a start in range
+    start = ibis.cases(*[(f.length() > 0, j) for j, f in enumerate(firsts)], else_=ibis.null("int64")).cast("int64")
+    entries = ibis.cases(*[(start == j, f) for j, f in enumerate(firsts)], else_=ibis.null(firsts[0].type()))
+    # on the log the unit is the person: unit_key and person_key are both its number
+    a = per.select("unit_key", *[f"l{k}" for k in range(1, n)], person_key=per.unit_key, start=start,
+                   e=entries.unnest())
+    a = a.select("unit_key", "person_key", *[f"l{k}" for k in range(1, n)], "start", aid=a.e.s, start_us=a.e.u,
+                 start_ts=a.e.t, by_value=ibis.null("string"), cap=ibis.null("int64"),
+                 **{f"s{k}": ibis.ifelse(a.start == k, a.e.s, ibis.null("int64")) for k in range(n)},
+                 **{f"u{k}": ibis.ifelse(a.start == k, a.e.u, ibis.null("int64")) for k in range(n)})
+    for k in range(1, n):
+        prev_s, prev_u = a[f"s{k-1}"], a[f"u{k-1}"]
+        c = a[f"l{k}"].filter(lambda x: x.s > prev_s).mins()  # structs compare by their first field, s
+        ok = c.u <= a.start_us + window_us
+        if k in gaps:
+            ok = ok & (c.u <= prev_u + gaps[k])
+        ok = ok.fill_null(False)
+        a = a.mutate(**{f"s{k}": ibis.coalesce(a[f"s{k}"], ibis.ifelse(ok, c.s, ibis.null("int64"))),
+                        f"u{k}": ibis.coalesce(a[f"u{k}"], ibis.ifelse(ok, c.u, ibis.null("int64")))})
+    return a.drop(*[f"l{k}" for k in range(1, n)])
 
 
 def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
@@ -263,19 +292,19 @@ def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
     from_log = _log_events(spec, ctx, sets)
     # ``match``: what ``step_col`` holds for each step's ids (the log's codes, or the ids)
     ev, people, match = from_log if from_log is not None else (_events(spec, ctx, sets), None, sets)
-    a = _starts(spec, ev, match, n, ctx.timezone).mutate(cap=ibis.null("int64"))
-    after = {}
-    for x in spec.exclusions:
-        after.setdefault(names.index(x.after) if x.after else 0, []).append(x.event)
-    for k in range(n):
-        if k:
-            gap = spec.max_gap.get(names[k])
-            gap_us = int(gap.total_seconds() * _US) if gap else None
-            # the log path is an ordered funnel without exclusions (see _log_events)
-            a = (_step_nearest(a, ev, match[k], k, window_us, gap_us) if from_log is not None
-                 else _step(spec, a, ev, match[k], k, window_us, gap_us))
-        if k in after:
-            a = _cap(a, ev, after[k], k)
+    gaps = {k: int(spec.max_gap[names[k]].total_seconds() * _US) for k in range(1, n) if spec.max_gap.get(names[k])}
+    if from_log is not None:  # an ordered funnel without exclusions (see _log_events)
+        a = _log_attempts(spec, ev, match, ctx.timezone, window_us, gaps)
+    else:
+        a = _starts(spec, ev, match, n, ctx.timezone).mutate(cap=ibis.null("int64"))
+        after = {}
+        for x in spec.exclusions:
+            after.setdefault(names.index(x.after) if x.after else 0, []).append(x.event)
+        for k in range(n):
+            if k:
+                a = _step(spec, a, ev, match[k], k, window_us, gaps.get(k))
+            if k in after:
+                a = _cap(a, ev, after[k], k)
     # furthest step reached: the last of a run of matched steps starting at the entry step
     furthest = a.start
     for k in range(1, n):
