@@ -104,29 +104,34 @@ def pair_rows(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]]
 def pair_base(ev: ir.Table, pairs: list[tuple[str | list[str], str | list[str]]]) -> ir.Table:
     """:func:`pair_rows` before the window: person_key, pair, a_ts, the entry fields and b_ts.
 
-    Computed in one pass however many pairs: one group-by over the ``a`` events finds each
-    person's entry into every distinct ``a`` (aggregates filtered to it; the entry event's
-    fields as one struct), one join of the ``b`` events with it and a group-by the first ``b`` at
-    or after each pair's entry, and a small cross join makes the rows. Pair by pair (a group-by,
-    a join and a group-by each) took the friction analyses some fifteen passes over the events.
+    Computed in one pass however many pairs: one group-by over the ``a`` and ``b`` events finds
+    each person's entry into every distinct ``a`` (aggregates filtered to it; the entry event's
+    fields as one struct) and collects the times of every distinct ``b``; the first ``b`` at or
+    after a pair's entry is the smallest of those times not before it, and a small cross join
+    makes the rows. Pair by pair (a group-by, a join and a group-by each) took the friction
+    analyses some fifteen passes over the events; joining the ``b`` events to the entries and
+    grouping again took a second pass.
     """
     sets = [_as_sets(p) for p in pairs]
     a_sets = list(dict.fromkeys(a for a, _ in sets))
-    ea = ev.filter(ev.touchpoint.isin(list(dict.fromkeys(t for a in a_sets for t in a))))
+    b_sets = list(dict.fromkeys(b for _, b in sets))
+    ea = ev.filter(ev.touchpoint.isin(list(dict.fromkeys(t for tps in a_sets + b_sets for t in tps))))
     entry = ibis.struct({c: ea[c] for c in _ENTRY_FIELDS})
     aggs = {}
     for i, a in enumerate(a_sets):
         hit = ea.touchpoint.isin(list(a))
         aggs[f"ts_{i}"] = ea.ts.min(where=hit)
         aggs[f"en_{i}"] = entry.argmin(ea.ts, where=hit)
-    first = ea.group_by("person_key").aggregate(**aggs)
-    eb = ev.filter(ev.touchpoint.isin(list(dict.fromkeys(t for _, b in sets for t in b))))
-    eb = eb.select(pk_b="person_key", ts_b="ts", tp_b="touchpoint")
-    j = first.inner_join(eb, first.person_key == eb.pk_b)
-    reached = j.group_by(pk2=j.person_key).aggregate(**{
-        f"b_{k}": j.ts_b.min(where=j.tp_b.isin(list(b)) & (j.ts_b >= j[f"ts_{a_sets.index(a)}"]))
-        for k, (a, b) in enumerate(sets)})
-    both = first.left_join(reached, first.person_key == reached.pk2).drop("pk2")
+    for i, b in enumerate(b_sets):
+        aggs[f"lb_{i}"] = ea.ts.collect(where=ea.touchpoint.isin(list(b)))
+    per = ea.group_by("person_key").aggregate(**aggs)
+    per = per.filter(ibis.or_(*[per[f"ts_{i}"].notnull() for i in range(len(a_sets))]))
+
+    def first_b(a, b):
+        entered = per[f"ts_{a_sets.index(a)}"]
+        return per[f"lb_{b_sets.index(b)}"].filter(lambda t: t >= entered).mins()
+    both = per.mutate(**{f"b_{k}": first_b(a, b) for k, (a, b) in enumerate(sets)})
+    both = both.drop(*[f"lb_{i}" for i in range(len(b_sets))])
     x = both.cross_join(ibis.memtable({"pair": list(range(len(sets)))}))
 
     def pick(col):
