@@ -9,6 +9,10 @@ benchmark), then times ``build_report``: total wall time, time inside the analys
 
 ``--segment``: also time that segment's first report, after everyone's (the journey log is
 stored by then; the segment's queries are new) — a team opening its own segment's report.
+
+``--browser``: then open the written report in headless chromium (Debian's, driven by
+Playwright as the browser tests do) and time it from navigation until every chart is drawn
+(the page sets ``html[data-charts-ready]``), three times: what a reader waits for.
 """
 
 from __future__ import annotations
@@ -121,6 +125,28 @@ def _summary(label: str, project, report, total: float) -> None:
     print("  per analysis run (s):", ", ".join(f"{k} {e:.1f}" for k, e in sorted(seen.values(), key=lambda x: -x[1])))
 
 
+def browser_render(html: Path, runs: int = 3) -> list[float]:
+    """Seconds from navigating to ``html`` until every chart is drawn, in headless chromium."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+    chromium = os.environ.get("CAREJOURNEY_CHROMIUM", "/usr/bin/chromium")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    times = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=args)
+        for _ in range(runs):
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            t = time.perf_counter()
+            page.goto(html.as_uri())
+            page.wait_for_selector("html[data-charts-ready]", timeout=120_000)
+            times.append(time.perf_counter() - t)
+            page.close()
+        browser.close()
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=1_000_000)
@@ -129,6 +155,8 @@ def main() -> None:
                     "query cache and journey log are deleted first, so the first report is cold)")
     ap.add_argument("--cold-only", action="store_true", help="time only the first report (no cached results)")
     ap.add_argument("--segment", default=None, help="then time this segment's first report too")
+    ap.add_argument("--browser", action="store_true", help="then time opening the report in headless chromium "
+                    "until every chart is drawn")
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="cj_bench_report_")) / "proj"
     if not (args.reuse and args.keep and (root / "target" / "carejourney.duckdb").exists()):
@@ -159,6 +187,12 @@ def main() -> None:
         _summary("warm (the same report again, e.g. after `carejourney run`: stored journey log, cached "
                  "query results)", project, again, warm)
         assert again.html.count("<section") == report.html.count("<section")
+    if args.browser:
+        out = project.target_dir / "report.html"
+        out.write_text(report.html)
+        times = browser_render(out)
+        print(f"browser (chromium, headless): every chart drawn {', '.join(f'{t:.2f}' for t in times)} s "
+              f"after navigating to the {out.stat().st_size / 1e6:.2f} MB file")
     if report.problems:
         print("problems:", *report.problems, sep="\n  ")
     if not args.keep:
