@@ -7,6 +7,7 @@ every problem in every file is collected and reported together (file, line, fiel
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,8 +48,10 @@ class Project:
 
     def journeys_hash(self) -> str:
         """A hash of every journey definition: what ingest's file ids and kept query results
-        depend on (a changed journey maps and measures differently)."""
-        return hashlib.sha256("".join(j.model_dump_json() for j in self.journeys.values()).encode()).hexdigest()
+        depend on (a changed journey maps and measures differently). Labels, descriptions and
+        the map's research lanes are left out (``Journey.measured``): nothing measured reads them."""
+        return hashlib.sha256("".join(json.dumps(j.measured(), sort_keys=True, default=str)
+                                      for j in self.journeys.values()).encode()).hexdigest()
 
     def journey(self, journey_id: str | None = None) -> Journey:
         """The named journey, or the only/first one when no name is given."""

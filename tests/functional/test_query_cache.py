@@ -144,3 +144,43 @@ def test_findings_are_the_same_from_the_cache(project, monkeypatch):
     assert len(plain) and cache.misses == 0
     pd.testing.assert_frame_equal(plain, first, check_dtype=False)
     pd.testing.assert_frame_equal(plain, again, check_dtype=False)
+
+
+def _reworded(journey: str) -> str:
+    """MINI_JOURNEY with a title, labels, descriptions and the map's research lanes written in."""
+    out = journey.replace("kind: specialty\n", "kind: specialty\ntitle: Cardiology referrals\ndescription: From referral to bill.\n")
+    out = out.replace("{id: access, owner: patient_access}",
+                      "{id: access, owner: patient_access, label: Getting an appointment, description: Calls and portal}")
+    out = out.replace("{id: intake_completed, stage: pre_visit,", "{id: intake_completed, label: Intake form, stage: pre_visit,")
+    out = out.replace("{id: senior, where:", "{id: senior, label: People 65 and over, where:")
+    return out + 'moments:\n  access: {doing: "Calls twice to book", feeling: anxious, mood: -1, questions: ["How long?"]}\n'
+
+
+def test_rewording_the_map_keeps_stored_results_and_a_measured_change_does_not(project):
+    from carejourney.reports.render import build_report
+    journey_file = project / "journeys" / "care.yml"
+    build_report(load_project(project))  # keeps every query's result and builds the journey log
+    _results(project)
+    kept = _cache_files(project)
+    store = open_store(load_project(project))
+    receipt, log_meta = store.receipt_for("events", "a.csv"), store.con.table("_cj_log_care_meta").to_pandas()
+    store.close()
+    journey_file.write_text(_reworded(MINI_JOURNEY))
+    reworded = load_project(project)
+    html = build_report(reworded).html
+    assert "Calls twice to book" in html and "Getting an appointment" in html  # the new wording is shown
+    assert _cache_files(project) == kept  # ... from the kept results: no query ran again
+    again, cache = _results(project)
+    assert cache.misses == 0 and cache.hits >= len(SPECS)
+    store = open_store(reworded)
+    try:  # the journey log was not rebuilt; re-ingesting a file finds it unchanged (nothing re-mapped)
+        pd.testing.assert_frame_equal(store.con.table("_cj_log_care_meta").to_pandas(), log_meta)
+        assert main(["--project", str(project), "ingest", str(project / "a.csv")]) == 0
+        assert store.receipt_for("events", "a.csv")["file_id"] == receipt["file_id"]
+    finally:
+        store.close()
+    # what is measured does change the results: an optional intake form becomes a required step
+    journey_file.write_text(_reworded(MINI_JOURNEY).replace("channel: digital, optional: true}\n  - {id: visit",
+                                                             "channel: digital}\n  - {id: visit"))
+    _, cache = _results(project)
+    assert cache.misses > 0

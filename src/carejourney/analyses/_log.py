@@ -71,7 +71,7 @@ class JourneyLog:
 
 
 def fingerprint(data_version: str, journey: Journey) -> str:
-    payload = json.dumps([LOG_VERSION, data_version, journey.model_dump(mode="json")], sort_keys=True, default=str)
+    payload = json.dumps([LOG_VERSION, data_version, journey.measured()], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 

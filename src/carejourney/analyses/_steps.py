@@ -170,7 +170,7 @@ def journey_pair_rows(ctx, journey_id: str | None, segment: str | None,
     common = journey_pairs(j)
     if not ctx.shares_tables or not all(p in common for p in wanted):
         return pair_rows(ev, pairs, window, data_end)
-    base = ctx.shared("pair_base", [j.model_dump(mode="json"), segment], lambda: pair_base(ev, common))
+    base = ctx.shared("pair_base", [j.measured(), segment], lambda: pair_base(ev, common))
     index = {p: i for i, p in enumerate(common)}
     pick = ibis.memtable({"_common": [index[p] for p in wanted], "_pair": list(range(len(wanted)))})
     rows = base.inner_join(pick, base.pair == pick._common)

@@ -144,7 +144,7 @@ def step_counts(ctx: AnalysisContext, journey_id: str | None, segment: str | Non
     if resolved:  # (without steps, building the counts raises the error that says so)
         _check(j, resolved, wanted, asked)
     every = sorted(set(default_features(j)) | set(asked))
-    key = [j.model_dump(mode="json"), segment, resolved, every, window.total_seconds(), censor, ctx.timezone]
+    key = [j.measured(), segment, resolved, every, window.total_seconds(), censor, ctx.timezone]
     made = []  # the input: the expression and the SQL must name the same in-memory tables
 
     def build() -> ir.Table:

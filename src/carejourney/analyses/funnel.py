@@ -230,7 +230,7 @@ def _units(spec: FunnelSpec, ctx: AnalysisContext, sets) -> ir.Table:
         return unit_table(spec, ctx, sets, as_of_table(spec.as_of, ctx))
     if spec.segment is not None or spec.by is not None:
         return build()
-    key = [spec.model_dump(mode="json", exclude={"trend", "top"}), ctx.journey(spec.journey).model_dump(mode="json"),
+    key = [spec.model_dump(mode="json", exclude={"trend", "top"}), ctx.journey(spec.journey).measured(),
            ctx.timezone]
     return ctx.shared("funnel_units", key, build)
 

@@ -25,7 +25,7 @@ from .match import PERSON_MATCH_FIELDS, EVENT_MATCH_FIELDS, MatchRule
 
 __all__ = [
     "DEFAULT_STAGES", "TEAMS", "Channel", "Target", "SLA", "Stage", "Touchpoint", "Moment",
-    "Segment", "DelaySpec", "Journey", "did_you_mean",
+    "Segment", "DelaySpec", "Journey", "PRESENTATION", "did_you_mean",
 ]
 
 #: The seven stages of the healthcare journey, in order. Journeys may rename or drop them.
@@ -220,6 +220,22 @@ class Journey(Strict):
     @property
     def name(self) -> str:
         return self.title or self.journey
+
+    def measured(self) -> dict:
+        """The definition without what only describes the journey to readers (:data:`PRESENTATION`):
+        what the journey log, shared tables, kept query results and ingest's file ids are keyed
+        on, so rewording the map's research lanes or a label re-renders a report from stored
+        results instead of recomputing (or, in ``carejourney run``, re-ingesting) everything."""
+        return self.model_dump(mode="json", exclude=PRESENTATION)
+
+
+#: Fields no query, mapping or finding reads — the journey map's research lanes (``moments``: the
+#: emotion curve's designed mood is read after the query), titles, labels and descriptions.
+#: Delay labels are not among them: the delays analysis returns them in its rows.
+PRESENTATION = {"title": True, "description": True, "moments": True,
+                "stages": {"__all__": {"label", "description"}},
+                "touchpoints": {"__all__": {"label", "description"}},
+                "segments": {"__all__": {"label"}}}
 
 
 def _unique(what: str, ids: list[str]) -> None:
