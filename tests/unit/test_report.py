@@ -241,6 +241,16 @@ def test_glossary_covers_the_terms_used(report):
         assert f"<dt id=" in report.html and term.replace("<", "&lt;") in report.html
 
 
+def test_progress_names_every_section_in_order(project, report):
+    """What the CLI shows while a long report is computed (from the kept results here)."""
+    calls = []
+    again = build_report(project, on_section=lambda name, i, n: calls.append((name, i, n)))
+    count = len(sections())
+    assert [i for _, i, _ in calls] == list(range(1, count + 1)) and {n for _, _, n in calls} == {count}
+    assert calls[0][0] == "journey map" and all(name and "_" not in name for name, _, _ in calls)
+    assert [s.id for s in again.sections] == [s.id for s in report.sections]
+
+
 @pytest.mark.slow  # a second full report (every analysis again, for one segment)
 def test_cli_writes_the_report_to_target(project, capsys):
     assert main(["-p", str(project.root), "report", "--segment", "senior"]) == 0

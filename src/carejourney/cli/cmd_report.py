@@ -20,7 +20,10 @@ def register(app: typer.Typer) -> None:
         """Write the journey report: one HTML file that opens offline, every number traceable."""
         from ..reports.render import write_report
         project = load()
-        out = write_report(project, journey=journey, segment=segment, output=output, pdf=pdf)
+        # a report over a large store takes seconds the first time after new data: say what it is doing
+        with console.status("Computing the report…") as status:
+            out = write_report(project, journey=journey, segment=segment, output=output, pdf=pdf,
+                               on_section=lambda name, i, n: status.update(f"Computing the report: {name} ({i}/{n})…"))
         size = out.stat().st_size / 1e6
         console.print(f"[bold green]Journey report:[/] {out} ({size:.1f} MB)")
         if pdf:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Callable
 
 import jinja2
 
@@ -63,8 +64,13 @@ def _asset(name: str) -> str:
     return files("carejourney.reports").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+#: ``on_section(name, position, count)``: called before each section is computed (``name`` in
+#: words, e.g. "journey map"; ``position`` from 1), so a caller can say what a long report is doing.
+Progress = Callable[[str, int, int], None]
+
+
 def build_report(project, *, journey: str | None = None, segment: str | None = None, store=None,
-                 strict: bool = False) -> Report:
+                 strict: bool = False, on_section: Progress | None = None) -> Report:
     """Run every section against the project's store and render the HTML (in memory)."""
     j = project.journey(journey)
     if segment is not None and segment not in {s.id for s in j.segments}:
@@ -77,18 +83,23 @@ def build_report(project, *, journey: str | None = None, segment: str | None = N
         store = open_store(project)
     try:
         return report_from_context(AnalysisContext.from_store(project, store), j.journey, segment,
-                                   store=store, strict=strict)
+                                   store=store, strict=strict, on_section=on_section)
     finally:
         if own:
             store.close()
 
 
 def report_from_context(actx: AnalysisContext, journey: str | None = None, segment: str | None = None, *,
-                        store=None, strict: bool = False) -> Report:
+                        store=None, strict: bool = False, on_section: Progress | None = None) -> Report:
     """The report for an existing analysis context (any engine, any tables)."""
     ctx = ReportContext(actx, actx.journey(journey), segment, store=store, strict=strict)
     start = time.perf_counter()
-    built = [build(ctx) for build in sections()]
+    built = []
+    todo = sections()
+    for i, build in enumerate(todo, start=1):
+        if on_section is not None:
+            on_section(build.__name__.removesuffix("_section").replace("_", " "), i, len(todo))
+        built.append(build(ctx))
     ctx.period  # noqa: B018  (computed with the analyses, not counted as rendering)
     mid = time.perf_counter()
     html = render_html(ctx, built)
@@ -119,10 +130,11 @@ def render_html(ctx: ReportContext, built: list[Section]) -> str:
 
 
 def write_report(project, *, journey: str | None = None, segment: str | None = None,
-                 output: str | Path | None = None, pdf: bool = False, store=None) -> Path:
+                 output: str | Path | None = None, pdf: bool = False, store=None,
+                 on_section: Progress | None = None) -> Path:
     """Write the report to ``output`` (default ``target/report.html``); with ``pdf``, also a PDF
     next to it. Returns the HTML path."""
-    report = build_report(project, journey=journey, segment=segment, store=store)
+    report = build_report(project, journey=journey, segment=segment, store=store, on_section=on_section)
     out = Path(output) if output is not None else project.target_dir / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
