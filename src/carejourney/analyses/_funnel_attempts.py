@@ -27,7 +27,7 @@ from ..errors import SpecError
 from ..model.journey import Journey, did_you_mean
 from .periods import epoch_us
 
-__all__ = ["step_sets", "unit_table", "local_day_us", "EVENT_FIELDS"]
+__all__ = ["step_sets", "unit_table", "local_day_us", "day_range_us", "EVENT_FIELDS"]
 
 #: Event fields a funnel may break down by (their value on the entry event).
 EVENT_FIELDS = ("source", "source_event", "channel", "owner", "service_line", "location", "device", "status")
@@ -75,6 +75,13 @@ def local_day_us(day: date, tz: str) -> int:
     """Epoch microseconds (UTC) of local midnight starting ``day`` in ``tz``."""
     local = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
     return int((local.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
+
+
+def day_range_us(date_from: date | None, date_to: date | None, tz: str) -> tuple[int | None, int | None]:
+    """``[lo, hi)`` in epoch microseconds: from local midnight of ``date_from`` to the local
+    midnight after ``date_to`` (both days included) in ``tz``; None for an open end."""
+    return (local_day_us(date_from, tz) if date_from is not None else None,
+            local_day_us(date_to + timedelta(days=1), tz) if date_to is not None else None)
 
 
 def _log_events(spec, ctx, sets: list[list[str]]):
@@ -171,10 +178,11 @@ def _starts(spec, ev: ir.Table, sets, n: int, tz: str) -> ir.Table:
             cols[f"u{k}"] = e.us if k == j else ibis.null("int64")
         parts.append(e.select(**cols))
     starts = parts[0] if len(parts) == 1 else ibis.union(*parts)
-    if spec.date_from is not None:
-        starts = starts.filter(starts.start_us >= local_day_us(spec.date_from, tz))
-    if spec.date_to is not None:
-        starts = starts.filter(starts.start_us < local_day_us(spec.date_to + timedelta(days=1), tz))
+    lo, hi = day_range_us(spec.date_from, spec.date_to, tz)
+    if lo is not None:
+        starts = starts.filter(starts.start_us >= lo)
+    if hi is not None:
+        starts = starts.filter(starts.start_us < hi)
     if spec.open:  # only the unit's earliest funnel step counts as its entry
         entry = starts.group_by(starts.unit_key.name("e_unit")).aggregate(e_start=starts.start.min())
         starts = starts.join(entry, [starts.unit_key == entry.e_unit, starts.start == entry.e_start])
@@ -245,8 +253,7 @@ def _log_attempts(spec, ev: ir.Table, codes: list, tz: str, window_us: int, gaps
     item = ibis.struct({"s": ev.seq, "u": ev.us, "t": ev.ts})
     per = ev.group_by("unit_key").aggregate(
         **{f"l{k}": item.collect(where=ev.step_col.isin(c)) for k, c in enumerate(codes)})
-    lo = local_day_us(spec.date_from, tz) if spec.date_from is not None else None
-    hi = local_day_us(spec.date_to + timedelta(days=1), tz) if spec.date_to is not None else None
+    lo, hi = day_range_us(spec.date_from, spec.date_to, tz)
 
     def in_range(x):
         ok = x.u >= lo if lo is not None else None

@@ -90,7 +90,8 @@ class SharedTables:
         # asked of the connection each time (not only "not made yet"): another context on it may
         # have dropped a table of older data that this context still reads
         existing = set(self.con.list_tables())
-        for stale in [t for t in existing if t.startswith(PREFIX) and t[len(PREFIX):len(PREFIX) + 8] != self._tag()]:
+        tag = self._tag()
+        for stale in [t for t in existing if t.startswith(PREFIX) and t[len(PREFIX):len(PREFIX) + 8] != tag]:
             # of data this connection has seen replaced (a long-lived connection, e.g. the dashboard's)
             self.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{stale}"')
             existing.discard(stale)

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ from pydantic import Field, field_validator
 from ..errors import SpecError
 from ..model.journey import did_you_mean
 from ..privacy.suppression import CellRules
-from ._funnel_attempts import local_day_us
+from ._funnel_attempts import day_range_us
 from .base import Analysis, Spec, register
 from .context import AnalysisContext
 from .funnel import _as_of, _split, as_of_table
@@ -72,8 +72,7 @@ class Retention(Analysis):
         if spec.skip_status:
             ev = ev.filter(ev.status.isnull() | ~ev.status.isin(spec.skip_status))
         ev = ev.mutate(us=epoch_us(ev.ts))
-        lo = local_day_us(spec.date_from, tz) if spec.date_from else None
-        hi = local_day_us(spec.date_to + timedelta(days=1), tz) if spec.date_to else None
+        lo, hi = day_range_us(spec.date_from, spec.date_to, tz)
         visits = ev.filter(ev.touchpoint.isin(start))
         if spec.entry == "first_in_range":
             visits = _in_range(visits, lo, hi)
