@@ -10,6 +10,11 @@ benchmark), then times ``build_report``: total wall time, time inside the analys
 ``--segment``: also time that segment's first report, after everyone's (the journey log is
 stored by then; the segment's queries are new) — a team opening its own segment's report.
 
+``--heavy N``: add N people with ``--heavy-events`` events each (default 20,000: site visits,
+bookings, intake forms and visits in turn over the half year) — a kiosk, a shared phone number
+or a crawler that identity stitching made into one "person". Their events must not make the
+report's time grow with the square of their number.
+
 ``--browser``: then open the written report in headless chromium (Debian's, driven by
 Playwright as the browser tests do) and time it from navigation until every chart is drawn
 (the page sets ``html[data-charts-ready]``), three times: what a reader waits for.
@@ -62,7 +67,7 @@ STEPS = [(0, "site_visit", "awareness", "digital", 1.0, 0), (1, "referral_receiv
          (6, "bill_sent", "post_visit", "mail", 0.9, 6)]
 
 
-def build(root: Path, people: int) -> None:
+def build(root: Path, people: int, heavy: int = 0, heavy_events: int = 20_000) -> None:
     (root / "journeys").mkdir(parents=True)
     (root / "carejourney.yml").write_text("name: bench_report\ntimezone: UTC\n")
     (root / "journeys" / "care.yml").write_text(JOURNEY)
@@ -90,6 +95,22 @@ def build(root: Path, people: int) -> None:
           WHERE alive AND happened
           WINDOW w AS (PARTITION BY i ORDER BY k);
     """)
+    if heavy:
+        cycle = [tp for _, tp, *_ in STEPS if tp in ("site_visit", "appointment_booked", "intake_completed",
+                                                         "visit_completed")]
+        tps = ", ".join(f"'{tp}'" for tp in cycle)
+        raw.execute(f"""
+            CREATE TEMP TABLE heavy AS
+              SELECT i, (hash(i + {people}) >> 1)::BIGINT AS subject_key FROM range({heavy}) t(i);
+            INSERT INTO subjects (subject_key, age_band, language, file_id)
+              SELECT subject_key, '35-49', 'en', 'bench' FROM heavy;
+            INSERT INTO events (event_id, subject_key, ts, source, touchpoint, stage, channel, file_id)
+              SELECT ({people} + h.i) * 16 * {heavy_events} + j, h.subject_key,
+                     TIMESTAMP '2026-01-01' + to_seconds((j * (180 * 86400 // {heavy_events}))::BIGINT),
+                     'bench', s.tp, s.stage, s.channel, 'bench'
+              FROM heavy h CROSS JOIN range({heavy_events}) r(j)
+              JOIN steps s ON s.tp = ([{tps}])[1 + (j % {len(cycle)})::INT];
+        """)
     retype(raw, "events")  # the ENUM types ingest would give these columns (carejourney.enum_columns)
     n = raw.execute("SELECT count(*) FROM events").fetchone()[0]
     print(f"store: {people:,} people, {n:,} events")
@@ -155,6 +176,8 @@ def main() -> None:
                     "query cache and journey log are deleted first, so the first report is cold)")
     ap.add_argument("--cold-only", action="store_true", help="time only the first report (no cached results)")
     ap.add_argument("--segment", default=None, help="then time this segment's first report too")
+    ap.add_argument("--heavy", type=int, default=0, help="add this many people with --heavy-events events each")
+    ap.add_argument("--heavy-events", type=int, default=20_000)
     ap.add_argument("--browser", action="store_true", help="then time opening the report in headless chromium "
                     "until every chart is drawn")
     args = ap.parse_args()
@@ -163,7 +186,7 @@ def main() -> None:
         if args.keep and root.exists():
             shutil.rmtree(root)
         t = time.perf_counter()
-        build(root, args.people)
+        build(root, args.people, args.heavy, args.heavy_events)
         print(f"build store: {time.perf_counter() - t:.1f} s")
     else:
         forget_derived(root)

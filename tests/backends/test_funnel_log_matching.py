@@ -1,0 +1,80 @@
+"""Funnels on the journey log match steps two ways — inside each person's lists, or by ASOF joins
+for people with more step events than ``LIST_MATCH_MAX_EVENTS`` (a kiosk, a shared phone number,
+a crawler: list matching costs attempts × candidates per person). Every way must give the rows
+of the reference plan (per-query ordering, one join + ``min`` per step).
+
+DuckDB only: only DuckDB stores keep a journey log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import ibis
+import pandas as pd
+import pytest
+
+from carejourney.analyses import _funnel_attempts
+from carejourney.analyses.base import execute, parse_spec
+
+LATE = "2027-06-01T00:00:00"
+TPS = ["site_visit", "referral_received", "appointment_booked", "intake_completed", "visit_completed", "bill_sent"]
+SPECS = [
+    {},  # the key-step funnel: referral → booking → visit
+    {"steps_kind": "stage", "steps": ["awareness", "access", "pre_visit", "care"], "window": "14d"},
+    {"open": True, "date_from": "2026-01-20", "date_to": "2026-04-30", "window": "30d"},
+    {"steps": ["site_visit", "appointment_booked", "visit_completed"], "max_gap": {"visit_completed": "3d"},
+     "window": "60d"},
+]
+
+
+@pytest.fixture
+def con():
+    """DuckDB with contexts that read the stored journey log (as ``duckdb-log`` in conftest)."""
+    c = ibis.duckdb.connect()
+    c._cj_journey_log = True
+    yield c
+    c.disconnect()
+
+
+def people() -> dict:
+    """60 people from 1 to 80 events, repeated steps and equal timestamps included."""
+    rng = random.Random(7)
+    out = {}
+    for i in range(60):
+        t = pd.Timestamp("2026-01-01")
+        events = []
+        for _ in range(rng.choice([1, 2, 3, 5, 8, 13, 30, 80])):
+            t += pd.Timedelta(hours=rng.choice([0, 0, 1, 5, 30, 200, 900]))
+            events.append((rng.choice(TPS), str(t)))
+        out[f"p{i}"] = events
+    return out
+
+
+@pytest.mark.parametrize("fields", SPECS, ids=["key_steps", "stages", "open_date_range", "max_gap"])
+def test_list_and_asof_matching_give_the_reference_rows(events_for, monkeypatch, fields):
+    data = people()
+    spec = parse_spec({"kind": "funnel", "as_of": LATE, **fields})
+
+    def funnel(limit: int | None) -> pd.DataFrame:
+        ctx = events_for(data)  # new tables, a new data version: nothing shared between the runs
+        if limit is None:  # the reference: no journey log, per-query ordering and join + min
+            ctx = dataclasses.replace(ctx, data_version=None)
+        else:
+            monkeypatch.setattr(_funnel_attempts, "LIST_MATCH_MAX_EVENTS", limit)
+            assert ctx.journey_log(None) is not None
+        df, sql, _ = execute(spec, ctx)
+        assert ("ASOF" in sql.upper()) == (limit is not None)
+        return df
+
+    reference = funnel(None)
+    assert reference["reached"].iloc[0] > 0
+    for limit in (10**9, 0, 6):  # lists only, ASOF joins only, some people each way
+        pd.testing.assert_frame_equal(funnel(limit), reference, check_dtype=False)
+
+
+def test_mixed_split_really_splits():
+    """The limit used above puts people on both sides."""
+    counts = [len(events) for events in people().values()]
+    assert any(n <= 6 for n in counts) and any(n > 6 for n in counts)
