@@ -59,3 +59,25 @@ def test_recontact_and_after_visit_contacts(events_for):
     assert rep.owner == "billing"
     after = df[df.kind == "after_visit"].iloc[0]
     assert (after.n, after.converted) == (40, 40)
+
+
+def test_after_visit_contacts_need_a_visit_strictly_before_within_the_window(events_for):
+    call = {"source_event": "call_inbound", "detail": "billing"}
+    t = pd.Timestamp("2026-05-04 10:00")
+
+    def at(days: float) -> str:
+        return str(t + pd.Timedelta(days=days))
+    ctx = events_for({
+        "same_instant": [("visit_completed", at(0)), ("bill_sent", at(0), call)],  # not after the visit
+        "before": [("bill_sent", at(-1), call), ("visit_completed", at(0))],
+        "latest_visit": [("visit_completed", at(-30)), ("visit_completed", at(0)), ("bill_sent", at(2), call)],
+        "too_late": [("visit_completed", at(0)), ("bill_sent", at(7.5), call)],
+        "twice": [("visit_completed", at(0)), ("bill_sent", at(1), call), ("bill_sent", at(2), call)],
+        # 100 visits and 100 calls, each call half a day after a visit (pairs: 10,000)
+        "busy": [(tp, at(d / 2), call if tp == "bill_sent" else {}) for d in range(200)
+                 for tp in ("visit_completed", "bill_sent") if (d % 2 == 0) == (tp == "visit_completed")],
+    })
+    df, _, _ = execute(HandoffsSpec(view="recontact", within="7d"), ctx)
+    after = df[df.kind == "after_visit"].iloc[0]
+    assert (after.touchpoint, after.detail) == ("bill_sent", "billing")
+    assert (after.n, after.converted, after.contacts) == (6, 3, 1 + 2 + 100)

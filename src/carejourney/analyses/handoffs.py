@@ -99,11 +99,23 @@ def _recontact(ctx: AnalysisContext, spec: HandoffsSpec, ev: ir.Table) -> ir.Tab
         contacts=per.contacts.sum().cast("int64"), repeat_contacts=per.repeats.sum().cast("int64"),
         owner=per.owner.max()).mutate(kind=ibis.literal("repeat"))
     visits = spec.visit_touchpoints if spec.visit_touchpoints is not None else [t.id for t in j.touchpoints_in("care")]
-    v = ev.filter(ev.touchpoint.isin(visits or ["__none__"])).select(pk_v="person_key", v_ts="ts")
-    visitors = v.group_by("pk_v").aggregate(first_visit=v.v_ts.min())
-    n_visitors = visitors.count().as_scalar()
-    jv = c.inner_join(v, (c.person_key == v.pk_v) & (c.ts > v.v_ts))
-    jv = jv.filter(jv.ts.delta(jv.v_ts, unit="microsecond") <= within)
+    v = ev.filter(ev.touchpoint.isin(visits or ["__none__"]))
+    n_visitors = v.select("person_key").distinct().count().as_scalar()
+    # a contact is after a visit when the person's latest visit before it is within ``within``:
+    # contacts and (contacting people's) visits in one sequence per person, the visits sorting
+    # after contacts at the same instant, and the latest visit so far carried down. Joining every
+    # contact to every earlier visit costs contacts × visits per person (a care home calling about
+    # its residents under one number: millions of rows); the sequence costs n log n.
+    seq = ibis.union(
+        c.select("person_key", "ts", "event_id", "thing", "owner", visit=ibis.literal(False)),
+        v.semi_join(c, "person_key").select("person_key", "ts", event_id=ibis.null("int64"),
+                                            thing=ibis.null("string"), owner=ibis.null("string"),
+                                            visit=ibis.literal(True)),
+        distinct=False)
+    w = ibis.window(group_by=seq.person_key, order_by=[seq.ts, seq.visit], preceding=None, following=0)
+    seq = seq.mutate(last_visit=ibis.ifelse(seq.visit, seq.ts, ibis.null("timestamp")).max().over(w))
+    jv = seq.filter(~seq.visit & seq.last_visit.notnull())
+    jv = jv.filter(jv.ts.delta(jv.last_visit, unit="microsecond") <= within)
     after = jv.group_by("thing").aggregate(converted=jv.person_key.nunique(), contacts=jv.event_id.nunique(),
                                            owner=jv.owner.max())
     after = after.mutate(n=n_visitors.cast("int64"), repeat_contacts=ibis.null("int64"),
