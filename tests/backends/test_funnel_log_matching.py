@@ -1,5 +1,5 @@
 """Funnels on the journey log match steps two ways — inside each person's lists, or by ASOF joins
-for people with more step events than ``LIST_MATCH_MAX_EVENTS`` (a kiosk, a shared phone number,
+for people with more step events than ``HEAVY_UNIT_EVENTS`` (a kiosk, a shared phone number,
 a crawler: list matching costs attempts × candidates per person). Every way must give the rows
 of the reference plan (per-query ordering, one join + ``min`` per step).
 
@@ -62,7 +62,7 @@ def test_list_and_asof_matching_give_the_reference_rows(events_for, monkeypatch,
         if limit is None:  # the reference: no journey log, per-query ordering and join + min
             ctx = dataclasses.replace(ctx, data_version=None)
         else:
-            monkeypatch.setattr(_funnel_attempts, "LIST_MATCH_MAX_EVENTS", limit)
+            monkeypatch.setattr(_funnel_attempts, "HEAVY_UNIT_EVENTS", limit)
             assert ctx.journey_log(None) is not None
         df, sql, _ = execute(spec, ctx)
         assert ("ASOF" in sql.upper()) == (limit is not None)

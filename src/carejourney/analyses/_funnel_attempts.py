@@ -3,10 +3,15 @@
 Every event of the entry step starts an *attempt*. Steps are matched one at a time: for each
 attempt, step k is the earliest step-k event that comes after the event matched for step k-1
 (in the unit's event sequence), within the conversion window from the attempt start, within the
-step's maximum gap, and before the attempt's exclusion cap. That is one join + ``min`` per step,
-exact and identical on every engine (no engine-specific "window funnel" function). On the
-stored journey log the same matching needs no join at all (:func:`_log_attempts`: each person's
-step events as lists, one group-by).
+step's maximum gap, and before the attempt's exclusion cap. Since those limits only bound the
+candidate's time from above and time never decreases along the sequence, that is the first
+candidate after step k-1's event, or none: one window per step over the unit's sequence of
+attempts and candidates finds it (:func:`_first_after`), exact and identical on every engine
+(no engine-specific "window funnel" function), in n log n however many attempts and
+candidates a unit has. On the stored journey log the same matching needs no join at all
+(:func:`_log_attempts`: each person's step events as lists, one group-by), except for people
+with more than :data:`HEAVY_UNIT_EVENTS` step events (ASOF joins). Every plan gives the rows
+of a plain-Python reading of these rules (tests/backends/test_funnel_oracle.py).
 
 The unit's event *sequence* (``seq``) orders events by time, then by step position, then by
 event id (unique, so the order is total and the same on every engine). Ordering by step
@@ -33,6 +38,11 @@ __all__ = ["step_sets", "unit_table", "local_day_us", "day_range_us", "EVENT_FIE
 EVENT_FIELDS = ("source", "source_event", "channel", "owner", "service_line", "location", "device", "status")
 
 _US = 1_000_000
+#: On the journey log, people with more step events than this are matched by ASOF joins
+#: (:func:`_step_nearest`, n log n) instead of inside their lists, which is cheaper for the usual
+#: few events per person but costs attempts × candidates: a kiosk, a shared phone number or a
+#: crawler stitched into one person with 100,000 events took minutes (docs/benchmarks.md).
+HEAVY_UNIT_EVENTS = 16
 
 
 def step_sets(spec, journey: Journey) -> list[list[str]]:
@@ -190,60 +200,66 @@ def _starts(spec, ev: ir.Table, sets, n: int, tz: str) -> ir.Table:
     return starts
 
 
-def _extend(a: ir.Table, c: ir.Table, cond: list, **mins) -> ir.Table:
-    """Per attempt, the minimum of candidate columns over the candidates meeting ``cond``.
+def _first_after(a: ir.Table, after: ir.Value, c: ir.Table, key: str, inclusive: bool = False,
+                 **take: str) -> ir.Table:
+    """``a`` with, per attempt, ``take``'s columns of its unit's first candidate in ``c`` (columns
+    ``c_unit``, ``key`` and the taken ones) whose ``key`` comes after ``after`` (or at it, when
+    ``inclusive``); null where there is none or ``after`` is null.
 
-    The join is on the unit key alone (a hash join on every engine; extra ON conditions make
-    DuckDB fall back to a nested-loop join) and ``cond`` filters inside the aggregate. Grouping
-    by the attempt, instead of aggregating and joining back, references the attempts once per
-    step, so the plan grows linearly with the number of steps. An attempt is its unit and the
-    sequence number of its first event (``aid``): its other columns, the same on each of its
-    rows, are carried with ``arbitrary`` (hashing two keys, not every column, is most of the
-    saving of a step at scale).
-    """
-    j = a.left_join(c, a.unit_key == c.c_unit)
-    ok = cond[0]
-    for extra in cond[1:]:
-        ok = ok & extra
-    keys = ["unit_key", "aid"]  # an attempt: its unit and the sequence number of its first event
-    return j.group_by(keys).aggregate(
-        **{name: j[name].arbitrary() for name in a.columns if name not in keys},
-        **{k: ibis.cases((ok, j[v]), else_=ibis.null(j[v].type())).min() for k, v in mins.items()})
+    The attempts (with all their columns) and the candidates form one sequence per unit ordered
+    by the key — at equal keys, a candidate sorts before an attempt it must come after and behind
+    one it may tie with — and each attempt takes the smallest value of the rows behind it (a
+    window on every engine); the attempt rows are kept. Joining every attempt to every candidate
+    of its unit and keeping the minimum costs attempts × candidates per unit: a kiosk, a shared
+    phone number or a crawler stitched into one unit with 20,000 events made a funnel with step
+    sets 2.5× slower, and it grows with the square; this costs n log n. The first candidate
+    after an attempt's step is the one a step takes, since the funnel's limits (window, gap,
+    exclusion cap) only bound its time from above and time never decreases along the unit's
+    sequence."""
+    att = a.mutate(_k=after.cast(c[key].type()), _att=ibis.literal(True),
+                   **{name: ibis.null(c[col].type()) for name, col in take.items()})
+    cand = c.select(**{col: ibis.null(typ) for col, typ in a.schema().items() if col != "unit_key"},
+                    unit_key=c.c_unit, _k=c[key], _att=ibis.literal(False),
+                    **{name: c[col] for name, col in take.items()})
+    seq = ibis.union(att, cand.select(*att.columns), distinct=False)
+    # walked backwards, so that the frame grows from the unit's end (Spark evaluates a frame open
+    # to the end again for every row; one open to the start, incrementally)
+    w = ibis.window(group_by=seq.unit_key, order_by=[seq._k.desc(), seq._att.asc() if inclusive else seq._att.desc()],
+                    rows=(None, -1))
+    found = seq.mutate(**{name: ibis.ifelse(seq._k.notnull(), seq[name].min().over(w), ibis.null(seq[name].type()))
+                          for name in take})
+    return found.filter(found._att).drop("_k", "_att")
 
 
 def _cap(a: ir.Table, ev: ir.Table, events: list[str], m: int) -> ir.Table:
     """Lower the attempts' exclusion cap: the earliest exclusion event at/after step m's time."""
     anchor = ibis.cases((a.start > m, a.start_us), else_=a[f"u{m}"])
-    x = ev.filter(ev.touchpoint.isin(events)).select(x_unit=ev.unit_key, x_us=ev.us)
-    x = x.rename(c_unit="x_unit")
-    a = _extend(a, x, [x.x_us >= anchor], c_us="x_us")
+    x = ev.filter(ev.touchpoint.isin(events)).select(c_unit=ev.unit_key, x_us=ev.us)
+    a = _first_after(a, anchor, x, "x_us", inclusive=True, c_us="x_us")
     cap = ibis.cases((a.cap.isnull(), a.c_us), (a.c_us.isnull(), a.cap),
                      (a.c_us < a.cap, a.c_us), else_=a.cap)
     return a.mutate(cap=cap).drop("c_us")
 
 
 def _step(spec, a: ir.Table, ev: ir.Table, ids: list[str], k: int, window_us: int, gap_us: int | None) -> ir.Table:
-    """Match step k for every attempt that can still extend (one join + min)."""
+    """Match step k for every attempt that can still extend: its first step-k event after step
+    k-1's (after the entry's, unordered; right after it, strict) — :func:`_first_after`, or for
+    strict funnels a join on the next sequence number — if that event is within the window, the
+    step's gap and before the exclusion cap."""
     c = ev.filter(ev.step_col.isin(ids)).select(c_unit=ev.unit_key, c_seq=ev.seq, c_us=ev.us)
-    if spec.order == "unordered":
-        prev_s, prev_u = a.s0, a.u0
-        cond = [c.c_seq > prev_s]
+    prev_s = a.s0 if spec.order == "unordered" else a[f"s{k-1}"]
+    if spec.order == "strict":
+        nxt = c.select(_nu=c.c_unit, _ns=c.c_seq, h_seq=c.c_seq, h_us=c.c_us)
+        a = a.left_join(nxt, [a.unit_key == nxt._nu, nxt._ns == prev_s + 1]).drop("_nu", "_ns")
     else:
-        prev_s, prev_u = a[f"s{k-1}"], a[f"u{k-1}"]
-        cond = [a[f"s{k}"].isnull(), c.c_seq == prev_s + 1 if spec.order == "strict" else c.c_seq > prev_s]
-    cond += [c.c_us <= a.start_us + window_us, a.cap.isnull() | (c.c_us < a.cap)]
+        a = _first_after(a, prev_s, c, "c_seq", h_seq="c_seq", h_us="c_us")
+    ok = (a.h_us <= a.start_us + window_us) & (a.cap.isnull() | (a.h_us < a.cap))
     if gap_us is not None:
-        cond.append(c.c_us <= prev_u + gap_us)
-    a = _extend(a, c, cond, h_seq="c_seq", h_us="c_us")
-    return a.mutate(**{f"s{k}": ibis.coalesce(a[f"s{k}"], a.h_seq),
-                       f"u{k}": ibis.coalesce(a[f"u{k}"], a.h_us)}).drop("h_seq", "h_us")
-
-
-#: On the journey log, people with more step events than this are matched by ASOF joins rather
-#: than inside their lists (:func:`_log_attempts`): list matching costs attempts × candidates per
-#: person, which a kiosk, a shared phone number or a crawler stitched into one "person" with
-#: thousands of events turns into minutes; the joins cost n log n however the events fall.
-LIST_MATCH_MAX_EVENTS = 16
+        ok = ok & (a.h_us <= a[f"u{k-1}"] + gap_us)  # (max_gap is for ordered and strict funnels)
+    ok = ok.fill_null(False)
+    return a.mutate(**{f"s{k}": ibis.coalesce(a[f"s{k}"], ibis.ifelse(ok, a.h_seq, ibis.null("int64"))),
+                       f"u{k}": ibis.coalesce(a[f"u{k}"], ibis.ifelse(ok, a.h_us, ibis.null("int64")))}
+                    ).drop("h_seq", "h_us")
 
 
 def _log_attempts(spec, ev: ir.Table, codes: list, tz: str, window_us: int, gaps: dict[int, int]) -> ir.Table:
@@ -257,14 +273,14 @@ def _log_attempts(spec, ev: ir.Table, codes: list, tz: str, window_us: int, gaps
     window (or the step's gap), every later one does too. No join and no sort per step (at 1M
     people the stage funnel's table took 1.8 s with one ASOF join per step, now 1.2).
 
-    Units with more than :data:`LIST_MATCH_MAX_EVENTS` step events take :func:`_step_nearest`
+    Units with more than :data:`HEAVY_UNIT_EVENTS` step events take :func:`_step_nearest`
     instead (one ASOF join per step over their events only): the same match, in n log n."""
     n = len(codes)
     item = ibis.struct({"s": ev.seq, "u": ev.us, "t": ev.ts})
     per = ev.group_by("unit_key").aggregate(
         _n=ev.count(), **{f"l{k}": item.collect(where=ev.step_col.isin(c)) for k, c in enumerate(codes)})
-    heavy = per.filter(per._n > LIST_MATCH_MAX_EVENTS).select(h_unit=per.unit_key)
-    per = per.filter(per._n <= LIST_MATCH_MAX_EVENTS)
+    heavy = per.filter(per._n > HEAVY_UNIT_EVENTS).select(h_unit=per.unit_key)
+    per = per.filter(per._n <= HEAVY_UNIT_EVENTS)
     lo, hi = day_range_us(spec.date_from, spec.date_to, tz)
 
     def in_range(x):
