@@ -10,7 +10,7 @@ attempts and candidates finds it (:func:`_first_after`), exact and identical on 
 (no engine-specific "window funnel" function), in n log n however many attempts and
 candidates a unit has. On the stored journey log the same matching needs no join at all
 (:func:`_log_attempts`: each person's step events as lists, one group-by), except for people
-with more than :data:`HEAVY_UNIT_EVENTS` step events (ASOF joins). Every plan gives the rows
+with more than :data:`HEAVY_UNIT_EVENTS` events (ASOF joins). Every plan gives the rows
 of a plain-Python reading of these rules (tests/backends/test_funnel_oracle.py).
 
 The unit's event *sequence* (``seq``) orders events by time, then by step position, then by
@@ -38,7 +38,7 @@ __all__ = ["step_sets", "unit_table", "local_day_us", "day_range_us", "EVENT_FIE
 EVENT_FIELDS = ("source", "source_event", "channel", "owner", "service_line", "location", "device", "status")
 
 _US = 1_000_000
-#: On the journey log, people with more step events than this are matched by ASOF joins
+#: On the journey log, people with more events than this are matched by ASOF joins
 #: (:func:`_step_nearest`, n log n) instead of inside their lists, which is cheaper for the usual
 #: few events per person but costs attempts × candidates: a kiosk, a shared phone number or a
 #: crawler stitched into one person with 100,000 events took minutes (docs/benchmarks.md).
@@ -105,7 +105,7 @@ def _log_events(spec, ctx, sets: list[list[str]]):
     the order is ``ordered`` (strict needs every event, unordered any order). Events of one stage
     at the same instant may then be numbered differently, which changes no count or time: the
     next step's candidates come after all of them either way. The funnel then needs no window of
-    its own and joins on integer person numbers. Returns ``(events, people, codes)`` — ``step_col``
+    its own and joins on integer person numbers. Returns ``(events, log, codes)`` — ``step_col``
     holds codes, ``codes`` the steps' — or None.
     """
     log = _log_for(spec, ctx, sets)
@@ -118,7 +118,7 @@ def _log_events(spec, ctx, sets: list[list[str]]):
     # touchpoint: read only by exclusions, which keep a funnel off the log (not decoded for every event)
     ev = ev.select(unit_key=ev.pid, person_key=ev.pid, ts=ev.ts, us=epoch_us(ev.ts), seq=ev.seq.cast("int64"),
                    step_col=code, touchpoint=ibis.null("string"), by_value=ibis.null("string"))
-    return ev, log.people, [[log.code(i, spec.steps_kind) for i in s] for s in sets]
+    return ev, log, [[log.code(i, spec.steps_kind) for i in s] for s in sets]
 
 
 def _log_for(spec, ctx, sets: list[list[str]]):
@@ -262,7 +262,8 @@ def _step(spec, a: ir.Table, ev: ir.Table, ids: list[str], k: int, window_us: in
                     ).drop("h_seq", "h_us")
 
 
-def _log_attempts(spec, ev: ir.Table, codes: list, tz: str, window_us: int, gaps: dict[int, int]) -> ir.Table:
+def _log_attempts(spec, ev: ir.Table, log, codes: list, tz: str, window_us: int,
+                  gaps: dict[int, int]) -> ir.Table:
     """The attempts of an ordered funnel on the journey log, every step matched: the columns
     :func:`_starts` + :func:`_step` give (``cap`` null: the log path has no exclusions).
 
@@ -273,14 +274,20 @@ def _log_attempts(spec, ev: ir.Table, codes: list, tz: str, window_us: int, gaps
     window (or the step's gap), every later one does too. No join and no sort per step (at 1M
     people the stage funnel's table took 1.8 s with one ASOF join per step, now 1.2).
 
-    Units with more than :data:`HEAVY_UNIT_EVENTS` step events take :func:`_step_nearest`
-    instead (one ASOF join per step over their events only): the same match, in n log n."""
+    People with more than :data:`HEAVY_UNIT_EVENTS` events in the log (its ``people`` table
+    counts them) take :func:`_step_nearest` instead (one ASOF join per step over their events
+    only): the same match, in n log n. The log knows whether it has such people at all
+    (``JourneyLog.max_events``); when not, the plan has no such branch to compile or run."""
     n = len(codes)
+    hev = None
+    if log.max_events > HEAVY_UNIT_EVENTS:
+        people = log.people
+        heavy = people.filter(people.n_events > HEAVY_UNIT_EVENTS).select(h_unit=people.pid)
+        hev = ev.semi_join(heavy, ev.unit_key == heavy.h_unit)
+        ev = ev.anti_join(heavy, ev.unit_key == heavy.h_unit)
     item = ibis.struct({"s": ev.seq, "u": ev.us, "t": ev.ts})
     per = ev.group_by("unit_key").aggregate(
-        _n=ev.count(), **{f"l{k}": item.collect(where=ev.step_col.isin(c)) for k, c in enumerate(codes)})
-    heavy = per.filter(per._n > HEAVY_UNIT_EVENTS).select(h_unit=per.unit_key)
-    per = per.filter(per._n <= HEAVY_UNIT_EVENTS)
+        **{f"l{k}": item.collect(where=ev.step_col.isin(c)) for k, c in enumerate(codes)})
     lo, hi = day_range_us(spec.date_from, spec.date_to, tz)
 
     def in_range(x):
@@ -311,7 +318,8 @@ def _log_attempts(spec, ev: ir.Table, codes: list, tz: str, window_us: int, gaps
                         f"u{k}": ibis.coalesce(a[f"u{k}"], ibis.ifelse(ok, c.u, ibis.null("int64")))})
     cols = ["unit_key", "person_key", "start", "aid", "start_us", "start_ts", "by_value", "cap",
             *[f"s{k}" for k in range(n)], *[f"u{k}" for k in range(n)]]
-    hev = ev.semi_join(heavy, ev.unit_key == heavy.h_unit)
+    if hev is None:
+        return a.select(*cols)
     b = _starts(spec, hev, codes, n, tz).mutate(cap=ibis.null("int64"))
     for k in range(1, n):
         b = _step_nearest(b, hev, codes[k], k, window_us, gaps.get(k))
@@ -351,10 +359,11 @@ def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
     window_us = int(spec.window.total_seconds() * _US)
     from_log = _log_events(spec, ctx, sets)
     # ``match``: what ``step_col`` holds for each step's ids (the log's codes, or the ids)
-    ev, people, match = from_log if from_log is not None else (_events(spec, ctx, sets), None, sets)
+    ev, log, match = from_log if from_log is not None else (_events(spec, ctx, sets), None, sets)
+    people = log.people if log is not None else None
     gaps = {k: int(spec.max_gap[names[k]].total_seconds() * _US) for k in range(1, n) if spec.max_gap.get(names[k])}
     if from_log is not None:  # an ordered funnel without exclusions (see _log_events)
-        a = _log_attempts(spec, ev, match, ctx.timezone, window_us, gaps)
+        a = _log_attempts(spec, ev, log, match, ctx.timezone, window_us, gaps)
     else:
         a = _starts(spec, ev, match, n, ctx.timezone).mutate(cap=ibis.null("int64"))
         after = {}

@@ -5,7 +5,8 @@ id) is the costliest step of the sequence analyses — paths, process map, confo
 each of them used to do it again. The journey log does it once per journey: a compact table
 
 ========== ==========================================================================
-``pid``    a dense integer per person (``people`` maps it to the person key)
+``pid``    a dense integer per person (``people`` maps it to the person key and holds
+           ``n_events``, the person's number of events in the log)
 ``ts``     the event's time
 ``tp``     the touchpoint as its position in the journey definition
 ``st``     the stage as a code: its position in the journey's stages, then other
@@ -39,7 +40,7 @@ from ..model.journey import Journey
 __all__ = ["JourneyLog", "LOG_VERSION", "build_log", "log_expression", "fingerprint"]
 
 #: Bump when the log's columns or ordering change: stored logs are then rebuilt.
-LOG_VERSION = "3"
+LOG_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class JourneyLog:
     null_stages: bool            # some events carry no stage (stage-level sequences then differ)
     name: str = ""               # the stored table's name ('' when the log is only an expression)
     designed_stages: bool = False  # every event's stage is its touchpoint's stage in this journey
+    max_events: int = 0          # the most events one person has in the log (``people.n_events``)
 
     def events_of(self, members: ir.Table) -> ir.Table:
         """The log's events of the people in ``members`` (a table with ``person_key``)."""
@@ -116,7 +118,7 @@ def build_log(con, journey: Journey, ev: ir.Table, data_version: str,
         if meta and meta[0]["fingerprint"] == fp:
             return JourneyLog(con.table(log_name), con.table(people_name), tps,
                               tuple(json.loads(meta[0]["stages"])), bool(meta[0]["null_stages"]), log_name,
-                              bool(meta[0]["designed_stages"]))
+                              bool(meta[0]["designed_stages"]), int(meta[0]["max_events"] or 0))
     if prepare is not None:
         prepare(ev)
     # a store opened read-only (e.g. next to a running ingest) gets a log for this connection only
@@ -139,13 +141,15 @@ def _write(con, journey: Journey, ev: ir.Table, fp: str, *, temp: bool, stale: b
     null_stages = None in found
     designed = {t.id: t.stage for t in journey.touchpoints}
     designed_stages = all(designed.get(p["touchpoint"]) == p["stage"] for p in pairs)
-    ids = ev.select("person_key").distinct()
+    ids = ev.group_by("person_key").aggregate(n_events=ev.count())
     con.create_table(people_name, ids.mutate(pid=ibis.row_number().cast("int32")), overwrite=True, temp=temp)
     people = con.table(people_name)  # referenced by name as a later process will (same SQL: cache hits)
+    max_events = int(con.to_pyarrow(people.n_events.max()).as_py() or 0)
     con.create_table(log_name, log_expression(ev.select("person_key", "event_id", "ts", "touchpoint", "stage"),
                                               people, journey, stages), overwrite=True, temp=temp)
     con.create_table(meta_name, ibis.memtable({"fingerprint": [fp], "stages": [json.dumps(stages)],
-                                               "null_stages": [null_stages], "designed_stages": [designed_stages]}),
+                                               "null_stages": [null_stages], "designed_stages": [designed_stages],
+                                               "max_events": [max_events]}),
                      overwrite=True, temp=temp)
     return JourneyLog(con.table(log_name), people, tuple(t.id for t in journey.touchpoints), tuple(stages),
-                      null_stages, log_name, designed_stages)
+                      null_stages, log_name, designed_stages, max_events)
