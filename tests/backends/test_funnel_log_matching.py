@@ -81,3 +81,18 @@ def test_mixed_split_really_splits():
     """The limit used above puts people on both sides."""
     counts = [len(events) for events in people().values()]
     assert any(n <= 6 for n in counts) and any(n > 6 for n in counts)
+
+
+@pytest.mark.parametrize("case", ["step_sets", "overlapping_sets", "strict", "unordered", "gap_and_exclusion"])
+def test_join_plan_when_the_log_shows_no_heavy_people(events_for, monkeypatch, case):
+    """Funnels the log cannot serve use one join + ``min`` per step when the log shows nobody
+    over the limit (cheaper for the usual few events per person): the same counts as the
+    definition's (``test_funnel_oracle``)."""
+    from test_funnel_oracle import CASES, expected_reached
+    from test_funnel_oracle import people as oracle_people
+    monkeypatch.setattr(_funnel_attempts, "HEAVY_UNIT_EVENTS", 10**9)
+    data = oracle_people()
+    spec = parse_spec({"kind": "funnel", "as_of": LATE, **CASES[case]})
+    df, sql, _ = execute(spec, events_for(data))
+    assert "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING" not in sql.upper()  # not the window plan
+    assert list(df["reached"]) == expected_reached(data, spec)

@@ -108,13 +108,11 @@ def reached(evs: list[Ev], spec) -> int | None:
     return best
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_funnel_counts_what_the_definition_says(events_for, case):
-    data = people()
-    spec = parse_spec({"kind": "funnel", "as_of": LATE, **CASES[case]})
+def expected_reached(data: dict, spec) -> list[int]:
+    """People reaching each step by :func:`reached`, events numbered in ``events_for``'s order."""
     expected = [0] * len(spec.steps)
     eid = 0
-    for name, events in data.items():
+    for events in data.values():
         evs = []
         for tp, ts in events:  # events_for numbers events in this order too; only their order matters
             evs.append(Ev(int(pd.Timestamp(ts).value // 1000), tp, eid))
@@ -122,6 +120,14 @@ def test_funnel_counts_what_the_definition_says(events_for, case):
         furthest = reached(evs, spec)
         for k in range(0 if furthest is None else furthest + 1):
             expected[k] += 1
+    return expected
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_funnel_counts_what_the_definition_says(events_for, case):
+    data = people()
+    spec = parse_spec({"kind": "funnel", "as_of": LATE, **CASES[case]})
+    expected = expected_reached(data, spec)
     df, _, _ = execute(spec, events_for(data))
     assert list(df["reached"]) == expected
     assert expected[-1] > 0 and expected[0] > expected[-1]  # the case exercises the steps

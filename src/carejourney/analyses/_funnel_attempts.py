@@ -8,10 +8,12 @@ candidate's time from above and time never decreases along the sequence, that is
 candidate after step k-1's event, or none: one window per step over the unit's sequence of
 attempts and candidates finds it (:func:`_first_after`), exact and identical on every engine
 (no engine-specific "window funnel" function), in n log n however many attempts and
-candidates a unit has. On the stored journey log the same matching needs no join at all
-(:func:`_log_attempts`: each person's step events as lists, one group-by), except for people
-with more than :data:`HEAVY_UNIT_EVENTS` events (ASOF joins). Every plan gives the rows
-of a plain-Python reading of these rules (tests/backends/test_funnel_oracle.py).
+candidates a unit has. Where the journey log shows that nobody has more than
+:data:`HEAVY_UNIT_EVENTS` events, one join + ``min`` per step (:func:`_extend`) is cheaper.
+On the log itself the matching needs no join at all (:func:`_log_attempts`: each person's step
+events as lists, one group-by), except for people with more than that many events (ASOF
+joins). Every plan gives the rows of a plain-Python reading of these rules
+(tests/backends/test_funnel_oracle.py).
 
 The unit's event *sequence* (``seq``) orders events by time, then by step position, then by
 event id (unique, so the order is total and the same on every engine). Ordering by step
@@ -200,6 +202,27 @@ def _starts(spec, ev: ir.Table, sets, n: int, tz: str) -> ir.Table:
     return starts
 
 
+def _extend(a: ir.Table, c: ir.Table, cond: list, **mins) -> ir.Table:
+    """Per attempt, the minimum of candidate columns over the candidates meeting ``cond``.
+
+    The join is on the unit key alone (a hash join on every engine; extra ON conditions make
+    DuckDB fall back to a nested-loop join) and ``cond`` filters inside the aggregate. Grouping
+    by the attempt, instead of aggregating and joining back, references the attempts once per
+    step, so the plan grows linearly with the number of steps. An attempt is its unit and the
+    sequence number of its first event (``aid``): its other columns, the same on each of its
+    rows, are carried with ``arbitrary`` (hashing two keys, not every column, is most of the
+    saving of a step at scale).
+    """
+    j = a.left_join(c, a.unit_key == c.c_unit)
+    ok = cond[0]
+    for extra in cond[1:]:
+        ok = ok & extra
+    keys = ["unit_key", "aid"]  # an attempt: its unit and the sequence number of its first event
+    return j.group_by(keys).aggregate(
+        **{name: j[name].arbitrary() for name in a.columns if name not in keys},
+        **{k: ibis.cases((ok, j[v]), else_=ibis.null(j[v].type())).min() for k, v in mins.items()})
+
+
 def _first_after(a: ir.Table, after: ir.Value, c: ir.Table, key: str, inclusive: bool = False,
                  **take: str) -> ir.Table:
     """``a`` with, per attempt, ``take``'s columns of its unit's first candidate in ``c`` (columns
@@ -231,28 +254,35 @@ def _first_after(a: ir.Table, after: ir.Value, c: ir.Table, key: str, inclusive:
     return found.filter(found._att).drop("_k", "_att")
 
 
-def _cap(a: ir.Table, ev: ir.Table, events: list[str], m: int) -> ir.Table:
-    """Lower the attempts' exclusion cap: the earliest exclusion event at/after step m's time."""
+def _cap(a: ir.Table, ev: ir.Table, events: list[str], m: int, many: bool) -> ir.Table:
+    """Lower the attempts' exclusion cap: the earliest exclusion event at/after step m's time
+    (``many``: some unit may have many events, see :func:`unit_table`)."""
     anchor = ibis.cases((a.start > m, a.start_us), else_=a[f"u{m}"])
     x = ev.filter(ev.touchpoint.isin(events)).select(c_unit=ev.unit_key, x_us=ev.us)
-    a = _first_after(a, anchor, x, "x_us", inclusive=True, c_us="x_us")
+    a = (_first_after(a, anchor, x, "x_us", inclusive=True, c_us="x_us") if many
+         else _extend(a, x, [x.x_us >= anchor], c_us="x_us"))
     cap = ibis.cases((a.cap.isnull(), a.c_us), (a.c_us.isnull(), a.cap),
                      (a.c_us < a.cap, a.c_us), else_=a.cap)
     return a.mutate(cap=cap).drop("c_us")
 
 
-def _step(spec, a: ir.Table, ev: ir.Table, ids: list[str], k: int, window_us: int, gap_us: int | None) -> ir.Table:
+def _step(spec, a: ir.Table, ev: ir.Table, ids: list[str], k: int, window_us: int, gap_us: int | None,
+          many: bool) -> ir.Table:
     """Match step k for every attempt that can still extend: its first step-k event after step
-    k-1's (after the entry's, unordered; right after it, strict) — :func:`_first_after`, or for
-    strict funnels a join on the next sequence number — if that event is within the window, the
-    step's gap and before the exclusion cap."""
+    k-1's (after the entry's, unordered; right after it, strict) if that event is within the
+    window, the step's gap and before the exclusion cap. Strict funnels join on the next
+    sequence number; otherwise :func:`_first_after` when some unit may have many events
+    (``many``), else one join + ``min`` per attempt over its unit's candidates (cheaper while
+    attempts × candidates per unit stay small)."""
     c = ev.filter(ev.step_col.isin(ids)).select(c_unit=ev.unit_key, c_seq=ev.seq, c_us=ev.us)
     prev_s = a.s0 if spec.order == "unordered" else a[f"s{k-1}"]
     if spec.order == "strict":
         nxt = c.select(_nu=c.c_unit, _ns=c.c_seq, h_seq=c.c_seq, h_us=c.c_us)
         a = a.left_join(nxt, [a.unit_key == nxt._nu, nxt._ns == prev_s + 1]).drop("_nu", "_ns")
-    else:
+    elif many:
         a = _first_after(a, prev_s, c, "c_seq", h_seq="c_seq", h_us="c_us")
+    else:
+        a = _extend(a, c, [c.c_seq > prev_s], h_seq="c_seq", h_us="c_us")
     ok = (a.h_us <= a.start_us + window_us) & (a.cap.isnull() | (a.h_us < a.cap))
     if gap_us is not None:
         ok = ok & (a.h_us <= a[f"u{k-1}"] + gap_us)  # (max_gap is for ordered and strict funnels)
@@ -345,6 +375,14 @@ def _step_nearest(a: ir.Table, ev: ir.Table, codes: list, k: int, window_us: int
                     ).drop("c_unit", "c_seq", "c_us")
 
 
+def _may_have_many(ctx, spec) -> bool:
+    """Whether a unit of this funnel may have more than :data:`HEAVY_UNIT_EVENTS` events: yes,
+    unless the journey log (DuckDB stores) says nobody has that many events in the journey —
+    a unit's funnel events (a segment's, an episode's, the steps') are some of its person's."""
+    log = ctx.journey_log(spec.journey)
+    return log is None or log.max_events > HEAVY_UNIT_EVENTS
+
+
 def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
     """One row per unit: its best attempt (furthest step, then earliest start).
 
@@ -369,11 +407,12 @@ def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
         after = {}
         for x in spec.exclusions:
             after.setdefault(names.index(x.after) if x.after else 0, []).append(x.event)
+        many = _may_have_many(ctx, spec)
         for k in range(n):
             if k:
-                a = _step(spec, a, ev, match[k], k, window_us, gaps.get(k))
+                a = _step(spec, a, ev, match[k], k, window_us, gaps.get(k), many)
             if k in after:
-                a = _cap(a, ev, after[k], k)
+                a = _cap(a, ev, after[k], k, many)
     # furthest step reached: the last of a run of matched steps starting at the entry step
     furthest = a.start
     for k in range(1, n):
