@@ -362,8 +362,7 @@ def _step_nearest(a: ir.Table, ev: ir.Table, codes: list, k: int, window_us: int
 
     On the log, time never decreases as ``seq`` grows, so the earliest candidate after step k-1 is
     the one to take: when it falls outside the window (or the step's gap), every later one does
-    too — the same answer as :func:`_step`'s join + ``min``, in n log n however many attempts and
-    candidates a unit has."""
+    too — :func:`_step`'s match, in n log n however many attempts and candidates a unit has."""
     c = ev.filter(ev.step_col.isin(codes)).select(c_unit=ev.unit_key, c_seq=ev.seq, c_us=ev.us)
     j = a.asof_join(c, on=a[f"s{k-1}"] < c.c_seq, predicates=[a.unit_key == c.c_unit])
     ok = j.c_us <= j.start_us + window_us
@@ -378,7 +377,9 @@ def _step_nearest(a: ir.Table, ev: ir.Table, codes: list, k: int, window_us: int
 def _may_have_many(ctx, spec) -> bool:
     """Whether a unit of this funnel may have more than :data:`HEAVY_UNIT_EVENTS` events: yes,
     unless the journey log (DuckDB stores) says nobody has that many events in the journey —
-    a unit's funnel events (a segment's, an episode's, the steps') are some of its person's."""
+    a unit's funnel events (a segment's, an episode's, the steps') are some of its person's.
+    (A DuckDB store builds the log here if it is missing, once per data version, as
+    ``carejourney run`` does after ingest.)"""
     log = ctx.journey_log(spec.journey)
     return log is None or log.max_events > HEAVY_UNIT_EVENTS
 
