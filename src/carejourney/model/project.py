@@ -8,8 +8,8 @@ from pydantic import Field, field_validator
 
 from .base import ID_PATTERN, Strict, TimeZone
 
-__all__ = ["PrivacySettings", "IdentitySettings", "MAX_LINKS_PER_KEY", "ProjectConfig", "SourceSpec", "SourcesFile", "SOURCE_KINDS",
-           "DEFAULT_AGE_BANDS", "RESTRICTED_ZIP3"]
+__all__ = ["PrivacySettings", "IdentitySettings", "MAX_LINKS_PER_KEY", "ProjectConfig", "SourceSpec", "SourcesFile",
+           "SOURCE_KINDS", "DEFAULT_AGE_BANDS", "RESTRICTED_ZIP3"]
 
 #: HIPAA Safe Harbor: three-digit ZIP areas with 20,000 or fewer people (2000 Census) become "000".
 RESTRICTED_ZIP3 = ("036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830",
