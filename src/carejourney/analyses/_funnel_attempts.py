@@ -266,6 +266,22 @@ def _cap(a: ir.Table, ev: ir.Table, events: list[str], m: int, many: bool) -> ir
     return a.mutate(cap=cap).drop("c_us")
 
 
+def _take(a: ir.Table, k: int, seq: ir.Value, us: ir.Value, window_us: int, gap_us: int | None,
+          capped: bool = False) -> ir.Table:
+    """``a`` with step k filled from the attempt's candidate (``seq``, ``us``; null: none) when
+    that event is within the window from the attempt's start, within the step's gap from step
+    k-1 and (``capped``) before the attempt's exclusion cap; a step already filled (the entry
+    step of an open funnel) is kept. Every plan that finds the candidate ends with this."""
+    ok = us <= a.start_us + window_us
+    if capped:
+        ok = ok & (a.cap.isnull() | (us < a.cap))
+    if gap_us is not None:
+        ok = ok & (us <= a[f"u{k-1}"] + gap_us)  # (max_gap is for ordered and strict funnels)
+    ok = ok.fill_null(False)
+    return a.mutate(**{f"s{k}": ibis.coalesce(a[f"s{k}"], ibis.ifelse(ok, seq, ibis.null("int64"))),
+                       f"u{k}": ibis.coalesce(a[f"u{k}"], ibis.ifelse(ok, us, ibis.null("int64")))})
+
+
 def _step(spec, a: ir.Table, ev: ir.Table, ids: list[str], k: int, window_us: int, gap_us: int | None,
           many: bool) -> ir.Table:
     """Match step k for every attempt that can still extend: its first step-k event after step
@@ -283,13 +299,7 @@ def _step(spec, a: ir.Table, ev: ir.Table, ids: list[str], k: int, window_us: in
         a = _first_after(a, prev_s, c, "c_seq", h_seq="c_seq", h_us="c_us")
     else:
         a = _extend(a, c, [c.c_seq > prev_s], h_seq="c_seq", h_us="c_us")
-    ok = (a.h_us <= a.start_us + window_us) & (a.cap.isnull() | (a.h_us < a.cap))
-    if gap_us is not None:
-        ok = ok & (a.h_us <= a[f"u{k-1}"] + gap_us)  # (max_gap is for ordered and strict funnels)
-    ok = ok.fill_null(False)
-    return a.mutate(**{f"s{k}": ibis.coalesce(a[f"s{k}"], ibis.ifelse(ok, a.h_seq, ibis.null("int64"))),
-                       f"u{k}": ibis.coalesce(a[f"u{k}"], ibis.ifelse(ok, a.h_us, ibis.null("int64")))}
-                    ).drop("h_seq", "h_us")
+    return _take(a, k, a.h_seq, a.h_us, window_us, gap_us, capped=True).drop("h_seq", "h_us")
 
 
 def _log_attempts(spec, ev: ir.Table, log, codes: list, tz: str, window_us: int,
@@ -338,14 +348,9 @@ def _log_attempts(spec, ev: ir.Table, log, codes: list, tz: str, window_us: int,
                  **{f"s{k}": ibis.ifelse(a.start == k, a.e.s, ibis.null("int64")) for k in range(n)},
                  **{f"u{k}": ibis.ifelse(a.start == k, a.e.u, ibis.null("int64")) for k in range(n)})
     for k in range(1, n):
-        prev_s, prev_u = a[f"s{k-1}"], a[f"u{k-1}"]
+        prev_s = a[f"s{k-1}"]
         c = a[f"l{k}"].filter(lambda x: x.s > prev_s).mins()  # structs compare by their first field, s
-        ok = c.u <= a.start_us + window_us
-        if k in gaps:
-            ok = ok & (c.u <= prev_u + gaps[k])
-        ok = ok.fill_null(False)
-        a = a.mutate(**{f"s{k}": ibis.coalesce(a[f"s{k}"], ibis.ifelse(ok, c.s, ibis.null("int64"))),
-                        f"u{k}": ibis.coalesce(a[f"u{k}"], ibis.ifelse(ok, c.u, ibis.null("int64")))})
+        a = _take(a, k, c.s, c.u, window_us, gaps.get(k))
     cols = ["unit_key", "person_key", "start", "aid", "start_us", "start_ts", "by_value", "cap",
             *[f"s{k}" for k in range(n)], *[f"u{k}" for k in range(n)]]
     if hev is None:
@@ -365,13 +370,7 @@ def _step_nearest(a: ir.Table, ev: ir.Table, codes: list, k: int, window_us: int
     too — :func:`_step`'s match, in n log n however many attempts and candidates a unit has."""
     c = ev.filter(ev.step_col.isin(codes)).select(c_unit=ev.unit_key, c_seq=ev.seq, c_us=ev.us)
     j = a.asof_join(c, on=a[f"s{k-1}"] < c.c_seq, predicates=[a.unit_key == c.c_unit])
-    ok = j.c_us <= j.start_us + window_us
-    if gap_us is not None:
-        ok = ok & (j.c_us <= j[f"u{k-1}"] + gap_us)
-    ok = ok.fill_null(False)
-    return j.mutate(**{f"s{k}": ibis.coalesce(j[f"s{k}"], ibis.ifelse(ok, j.c_seq, ibis.null("int64"))),
-                       f"u{k}": ibis.coalesce(j[f"u{k}"], ibis.ifelse(ok, j.c_us, ibis.null("int64")))}
-                    ).drop("c_unit", "c_seq", "c_us")
+    return _take(j, k, j.c_seq, j.c_us, window_us, gap_us).drop("c_unit", "c_seq", "c_us")
 
 
 def _may_have_many(ctx, spec) -> bool:
