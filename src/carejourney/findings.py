@@ -33,26 +33,30 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from .analyses._checks import target_checks
 from .analyses.base import execute
 from .analyses.context import AnalysisContext
 from .analyses.drivers import DriversSpec, step_wide
 from .analyses.handoffs import HandoffsSpec
 from .analyses.targets import TargetsSpec
+from .model.names import Names, spoken_duration
 from .privacy.suppression import CellRules, Suppressed, suppress
 
 __all__ = ["FindingsConfig", "collect", "find", "finding_id", "FINDING_RULES", "COLUMNS"]
 
 COLUMNS = ["rank", "id", "kind", "title", "journey", "segment", "stage", "touchpoint", "step", "dimension",
            "value", "metric", "effect", "effect_lo", "effect_hi", "effect_unit", "q", "n", "affected",
-           "rest_n", "rest_affected", "rate", "rest_rate", "people_per_month", "lost_per_month",
-           "excess_wait_days_per_month", "impact", "owner", "also", "evidence", "verbatims"]
+           "rest_n", "rest_affected", "rate", "rest_rate", "median_days", "rest_median_days", "target",
+           "people_per_month", "lost_per_month", "excess_wait_days_per_month", "impact", "owner", "also",
+           "evidence", "verbatims"]
 
 FINDING_RULES = CellRules(
     counts=("n", "affected", "rest_n", "rest_affected"),
     pairs=(("n", "affected"), ("rest_n", "rest_affected")),
-    derived={c: ("n", "affected") for c in ("rate", "rest_rate", "effect", "effect_lo", "effect_hi", "q",
-                                            "people_per_month", "lost_per_month",
-                                            "excess_wait_days_per_month", "impact")},
+    derived={**{c: ("n", "affected") for c in ("rate", "rest_rate", "effect", "effect_lo", "effect_hi", "q",
+                                               "median_days", "people_per_month", "lost_per_month",
+                                               "excess_wait_days_per_month", "impact")},
+             "rest_median_days": ("rest_n", "rest_affected")},
 )
 
 
@@ -117,9 +121,7 @@ def _drivers(ctx: AnalysisContext, jid: str, cfg: FindingsConfig) -> list[dict]:
                    "effect_hi": r["diff_hi"], "effect_unit": "difference in share", "q": r["q_conversion"],
                    "affected": r["converted"], "rest_affected": r["rest_converted"], "rate": r["rate"],
                    "rest_rate": r["rest_rate"], "lost_per_month": r["lost_per_month"],
-                   "excess_wait_days_per_month": np.nan,
-                   "title": f"{r['dimension']}={r['value']}: {r['rate']:.0%} reach {r['to']} from {r['from']} "
-                            f"vs {r['rest_rate']:.0%} of others"}
+                   "excess_wait_days_per_month": np.nan}
             out.append(rec)
         if r["friction_delay"]:
             rec = {**base, "kind": "delay", "metric": "median_delay", "effect": r["ratio"], "effect_lo": r["ratio_lo"],
@@ -127,16 +129,21 @@ def _drivers(ctx: AnalysisContext, jid: str, cfg: FindingsConfig) -> list[dict]:
                    "affected": r["converted"], "rest_affected": r["rest_converted"], "rate": r["rate"],
                    "rest_rate": r["rest_rate"], "lost_per_month": np.nan,
                    "excess_wait_days_per_month": r["excess_wait_days_per_month"],
-                   "title": f"{r['dimension']}={r['value']}: median {r['median_hours'] / 24:.1f} days from {r['from']} "
-                            f"to {r['to']} vs {r['rest_median_hours'] / 24:.1f} for others"}
+                   "median_days": r["median_hours"] / 24, "rest_median_days": r["rest_median_hours"] / 24}
             out.append(rec)
     return out
 
 
 def _targets(ctx: AnalysisContext, jid: str, cfg: FindingsConfig) -> list[dict]:
     df, _, _ = execute(TargetsSpec(journey=jid, segment=cfg.segment, window=cfg.window, fdr=cfg.fdr), ctx)
+    checks = {c["check"]: c["target"] for c in target_checks(ctx.journey(jid))}
     out = []
     for r in ([] if df.empty else df[df["missed"]].to_dict("records")):
+        tg = checks[int(r["check"])]
+        limit = {"sla": tg.sla.within if tg.sla else None, "median": tg.median, "p90": tg.p90}.get(r["metric"])
+        target = f"{r['required_share']:.0%}" if r["metric"] in ("conversion", "sla") else r["target"]
+        if limit is not None:  # the target as people say it: "80% within 2 weeks", "3 days"
+            target = f"{target} within {spoken_duration(limit)}" if r["metric"] == "sla" else spoken_duration(limit)
         out.append({"kind": "target", "journey": jid, "segment": cfg.segment or "all", "stage": r["stage"],
                     "touchpoint": r["touchpoint"], "step": f"{r['from']}>{r['to']}", "dimension": None,
                     "value": r["where"], "metric": f"{r['level']}_{r['metric']}", "owner": r["owner"],
@@ -145,8 +152,7 @@ def _targets(ctx: AnalysisContext, jid: str, cfg: FindingsConfig) -> list[dict]:
                     "q": r["q"], "n": r["n"], "affected": r["successes"], "rest_n": np.nan, "rest_affected": np.nan,
                     "rate": r["share_within"], "rest_rate": np.nan, "people_per_month": np.nan,
                     "lost_per_month": r["shortfall_per_month"], "excess_wait_days_per_month": np.nan,
-                    "title": f"{r['level']} {r['where']} misses its {r['metric']} target {r['target']} "
-                             f"({r['share_within']:.0%} within, {r['required_share']:.0%} needed)"})
+                    "target": target})
     return out
 
 
@@ -155,7 +161,6 @@ def _recontact(ctx: AnalysisContext, jid: str, cfg: FindingsConfig, months: floa
     df, _, _ = execute(spec, ctx)
     out = []
     for r in ([] if df.empty else df[df["flagged"]].to_dict("records")):
-        label = "contacted again within 7 days" if r["kind"] == "repeat" else "contacted after their visit"
         out.append({"kind": "recontact", "journey": jid, "segment": cfg.segment or "all", "stage": r["stage"],
                     "touchpoint": r["touchpoint"], "step": None, "dimension": "detail", "value": r["detail"],
                     "metric": r["kind"], "owner": r["owner"], "effect": r["share"] - cfg.max_recontact_share,
@@ -164,8 +169,7 @@ def _recontact(ctx: AnalysisContext, jid: str, cfg: FindingsConfig, months: floa
                     "q": np.nan, "n": r["n"], "affected": r["converted"], "rest_n": np.nan, "rest_affected": np.nan,
                     "rate": r["share"], "rest_rate": np.nan, "people_per_month": r["n"] / months,
                     "lost_per_month": (r["share"] - cfg.max_recontact_share) * r["n"] / months,
-                    "excess_wait_days_per_month": np.nan,
-                    "title": f"{r['share']:.0%} of people about {r['touchpoint']} ({r['detail']}) {label}"})
+                    "excess_wait_days_per_month": np.nan})
     return out
 
 
@@ -245,9 +249,7 @@ def _feedback(ctx: AnalysisContext, cfg: FindingsConfig, months: float) -> list[
                     "effect_unit": "difference in share of feedback", "q": q, "n": n, "affected": x,
                     "rest_n": rn, "rest_affected": rx, "rate": x / n, "rest_rate": rx / rn,
                     "people_per_month": n / months, "lost_per_month": d * n / months,
-                    "excess_wait_days_per_month": np.nan,
-                    "title": f"'{topic}' complaints in {x / n:.0%} of {source} feedback at {stage} in {j.journey} "
-                             f"vs {rx / rn:.0%} in other journeys"})
+                    "excess_wait_days_per_month": np.nan})
     return out
 
 
@@ -365,7 +367,12 @@ def collect(ctx: AnalysisContext, cfg: FindingsConfig | None = None) -> pd.DataF
         return pd.DataFrame(columns=COLUMNS + ["members"])
     df = df.sort_values(["impact", "id"], ascending=[False, True]).reset_index(drop=True)
     df["rank"] = np.arange(1, len(df) + 1)
-    df["evidence"] = [_evidence(r) for r in df.to_dict("records")]
+    recs = df.to_dict("records")
+    names = {jid: Names(ctx.journey(jid)) for jid in ctx.project.journeys}
+    topics = _topic_labels(ctx) if any(r.get("kind") == "feedback" for r in recs) else {}
+    # (written again from the shown cells when findings are shown: :func:`find`)
+    df["title"] = [describe(r, names.get(r.get("journey")), topics) for r in recs]
+    df["evidence"] = [_evidence(r) for r in recs]
     df["verbatims"] = [_verbatims(ctx, r, cfg.verbatims) if i < 25 else "[]" for i, r in enumerate(df.to_dict("records"))]
     for c in COLUMNS + ["members"]:
         if c not in df:
@@ -373,13 +380,20 @@ def collect(ctx: AnalysisContext, cfg: FindingsConfig | None = None) -> pd.DataF
     return df[COLUMNS + ["members"]]
 
 
-def _evidence(r: dict) -> str:
-    def num(v, fmt):
-        return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, fmt)
-    return (f"{num(r.get('affected'), ',.0f')} of {num(r.get('n'), ',.0f')} ({num(r.get('rate'), '.1%')}) vs "
-            f"{num(r.get('rest_affected'), ',.0f')} of {num(r.get('rest_n'), ',.0f')} ({num(r.get('rest_rate'), '.1%')}); "
-            f"effect {num(r.get('effect'), '.3f')} [{num(r.get('effect_lo'), '.3f')}, {num(r.get('effect_hi'), '.3f')}] "
-            f"{r.get('effect_unit') or ''}; q={num(r.get('q'), '.2g')}")
+def _evidence(r: dict, hidden: set[str] = frozenset(), k: int = 11) -> str:
+    """The counts behind a finding in one line. ``hidden``: the columns suppressed in this row
+    (shown as ``<k`` for counts, "hidden" for what is computed from them); other missing values
+    read "n/a", and a finding with no comparison group (targets, re-contact) has no "vs" part."""
+    def num(col, fmt):
+        v = r.get(col)
+        if col in hidden:
+            return f"<{k}" if col in FINDING_RULES.counts else "hidden"
+        return "n/a" if _missing(v) else format(v, fmt)
+    text = f"{num('affected', ',.0f')} of {num('n', ',.0f')} ({num('rate', '.1%')})"
+    if not (_missing(r.get("rest_n")) and "rest_n" not in hidden):
+        text += f" vs {num('rest_affected', ',.0f')} of {num('rest_n', ',.0f')} ({num('rest_rate', '.1%')})"
+    return (f"{text}; effect {num('effect', '.3f')} [{num('effect_lo', '.3f')}, {num('effect_hi', '.3f')}] "
+            f"{r.get('effect_unit') or ''}; q={num('q', '.2g')}")
 
 
 def find(ctx: AnalysisContext, cfg: FindingsConfig | None = None, top: int | None = None) -> Suppressed:
@@ -397,8 +411,82 @@ def find(ctx: AnalysisContext, cfg: FindingsConfig | None = None, top: int | Non
     if top is not None:
         df = df.head(top)
     rows = suppress(df, FINDING_RULES, ctx.min_cell)
-    frame = rows.frame
-    if len(frame) and rows.cells:
-        frame["evidence"] = [_evidence(r) for r in frame.to_dict("records")]
-        rows = suppress(frame, FINDING_RULES, ctx.min_cell)
-    return rows
+    # the sentences are written here, from the shown cells only (suppressed ones are null), in the
+    # journey's own words (labels are presentation: never part of a kept result)
+    shown = rows.frame.to_dict("records")
+    mask = rows.mask
+    hidden = [set(mask.columns[mask.iloc[i].to_numpy()]) for i in range(len(shown))]
+    names = {jid: Names(ctx.journey(jid)) for jid in {r.get("journey") for r in shown} if jid in ctx.project.journeys}
+    topics = _topic_labels(ctx) if any(r.get("kind") == "feedback" for r in shown) else {}
+    return rows.with_text(title=[describe(r, names.get(r.get("journey")), topics) for r in shown],
+                          evidence=[_evidence(r, h, ctx.min_cell) for r, h in zip(shown, hidden)])
+
+
+def _topic_labels(ctx: AnalysisContext) -> dict[str, str]:
+    from .voice.topics import load_taxonomy
+    tax = load_taxonomy(ctx.project)
+    return {t: tax.label(t) for t in tax.topics}
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def describe(r: dict, names: Names | None, topics: dict[str, str] | None = None) -> str:
+    """A finding as one plain sentence, from its shown cells: the journey's labels instead of
+    ids, and where a share or a median is suppressed (a count behind it is small, or would
+    reveal one), a sentence that says so instead of the number."""
+    from .model.names import DIMENSION_LABELS, readable
+    label = names or _NoNames()
+    hidden = "hidden to protect privacy"  # (a count behind it is small, or would reveal one)
+
+    def pct(v) -> str | None:
+        return None if _missing(v) else f"{v:.0%}"
+
+    def days(v) -> str | None:
+        return None if _missing(v) else f"{v:.1f} days"
+    kind, dim, value = r.get("kind"), r.get("dimension"), r.get("value")
+    group = f"{DIMENSION_LABELS.get(dim, readable(str(dim)))} {label.segment(value) if dim == 'segment' else value}"
+    a, _, b = str(r.get("step") or "").partition(">")
+    a, b = label.step(a), label.step(b)
+    rate, rest = pct(r.get("rate")), pct(r.get("rest_rate"))
+    if kind == "conversion":
+        if rate is None:
+            return f"{group}: the share going on from {a} to {b} is {hidden} ({rest or 'n/a'} of others go on)"
+        return f"{group}: {rate} go on from {a} to {b}, vs {rest or 'n/a'} of others"
+    if kind == "delay":
+        m, rm = days(r.get("median_days")), days(r.get("rest_median_days"))
+        return f"{group}: median wait from {a} to {b} {m or hidden}, vs {rm or 'n/a'} for others"
+    if kind == "target":
+        level, _, metric = str(r.get("metric") or "").partition("_")
+        where = (f"Stage {label.stage(value)}" if level == "stage" else label.delay(value) if level == "delay"
+                 else label.touchpoint(value))
+        within = f"{rate} within it" if rate is not None else f"the share within it is {hidden}"
+        target = r.get("target") or "its target"
+        if metric == "conversion":
+            got = f"{rate} go on" if rate is not None else f"the share going on is {hidden}"
+            return f"{where} misses its conversion target: {got}, {target} needed"
+        if metric == "sla":
+            return f"{where} misses its target of {target}: {within}"
+        what = "median" if metric == "median" else "90th-percentile"
+        need = "50%" if metric == "median" else "90%"
+        return f"{where} misses its {what} wait target of {target}: {within}, {need} needed"
+    if kind == "recontact":
+        happened = "contacted again within 7 days" if r.get("metric") == "repeat" else "contacted after their visit"
+        about = f"about {label.touchpoint(r.get('touchpoint'))} ({value}) {happened}"
+        return f"{rate} of people {about}" if rate is not None else f"People {about} (share {hidden})"
+    if kind == "feedback":
+        _, topic, source = (str(r.get("metric") or "").split(":") + ["", ""])[:3]
+        topic = (topics or {}).get(topic, readable(topic))
+        at = f"{source} feedback at {label.stage(r.get('stage'))}"
+        if rate is None:
+            return f"'{topic}' complaints in {at} (share {hidden}), vs {rest or 'n/a'} in other journeys"
+        return f"'{topic}' complaints in {rate} of {at}, vs {rest or 'n/a'} in other journeys"
+    return str(r.get("title") or kind)
+
+
+class _NoNames:
+    """Ids as they are, for a finding whose journey is not in the project (``FindingsConfig.extra``)."""
+
+    def __getattr__(self, _name):
+        return lambda v: v

@@ -92,3 +92,27 @@ def test_cli_findings_json(make_project, capsys):
     top = out["rows"][0]
     assert top["owner"] == "patient_access" and top["rank"] == 1
     assert main(["--project", str(root), "findings", "--journey", "nope"]) == 2
+
+
+def test_finding_sentences_use_the_journeys_words_and_only_shown_numbers(planted, found, monkeypatch):
+    """A finding's title and evidence are written from the suppressed cells, in the journey's words:
+    a share whose count is too small to show never reaches the sentence (it once did: "8% within")."""
+    import pandas as pd
+
+    import carejourney.findings as fm
+    es = found[(found.dimension == "language") & (found.value == "es")].iloc[0].to_dict()
+    small = {**{c: None for c in found.columns}, "id": "small", "kind": "target", "journey": "care",
+             "segment": "all", "stage": "access", "touchpoint": "appointment_booked", "step": None,
+             "value": "appointment_booked", "metric": "touchpoint_sla", "target": "90% within 1 hour",
+             "n": 646, "affected": 5, "rate": 5 / 646, "effect": 5 / 646 - 0.9, "effect_lo": -0.9,
+             "effect_hi": -0.88, "effect_unit": "share vs target", "q": 1e-9, "impact": 1.0, "owner": "patient_access"}
+    monkeypatch.setattr(fm, "collect", lambda ctx, cfg=None: pd.DataFrame([es, small]))
+    rows = {r["id"]: r for r in find(planted).records()}
+    assert rows["small"]["title"] == ("Appointment booked misses its target of 90% within 1 hour: "
+                                      "the share within it is hidden to protect privacy")
+    assert rows["small"]["evidence"].startswith("<11 of 646 (hidden);") and "0.8%" not in rows["small"]["evidence"]
+    title = rows[es["id"]]["title"]
+    assert title.startswith("Language es: ") and "from Referral received to Appointment booked" in title
+    assert f"{es['rate']:.0%} go on" in title and "_" not in title
+    # without a journey (an extra finding from elsewhere) the sentence keeps its ids
+    assert fm.describe({**small, "rate": 0.5}, None).startswith("appointment_booked misses its target")

@@ -94,6 +94,26 @@ class Suppressed:
     def __len__(self) -> int:
         return len(self._frame)
 
+    def with_text(self, **columns: list) -> "Suppressed":
+        """A copy with the given text columns replaced (same cells suppressed, same count).
+
+        For sentences written from the shown cells of this very table (a finding's title and
+        evidence): the new values must be built from :attr:`frame` — where suppressed cells are
+        null — never from the numbers before suppression. A column holding a suppressed cell
+        cannot be replaced (its value is what was hidden)."""
+        frame = self._frame.copy()
+        for col, values in columns.items():
+            if col in self._mask.columns and bool(self._mask[col].any()):
+                raise ValueError(f"column '{col}' holds suppressed cells; it cannot be rewritten")
+            if len(values) != len(frame):
+                raise ValueError(f"column '{col}': {len(values)} values for {len(frame)} rows")
+            frame[col] = pd.Series(list(values), index=frame.index, dtype=object)
+        mask = self._mask.copy()
+        for col in columns:
+            if col not in mask.columns:
+                mask[col] = False
+        return Suppressed(frame, mask, self.k, self.cells, _token=_TOKEN)
+
 
 def _plain(v):
     if v is None:
