@@ -281,3 +281,28 @@ def test_pdf_export(report, tmp_path):
     html.write_text(report.html)
     pdf = write_pdf(html, tmp_path / "r.pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+
+
+def _visible_text(html: str) -> str:
+    """What a reader sees: no scripts (chart data), styles, or the 'Spec and SQL' details."""
+    for pattern in (r"<script.*?</script>", r"<style.*?</style>", r"<details.*?</details>"):
+        html = re.sub(pattern, " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_readers_see_the_journeys_words_not_its_ids(report, project):
+    """Readable by everyone: every table, chart, summary and finding names touchpoints, stages, delays
+    and segments by their titles (ids stay in the spec and SQL behind each view)."""
+    j = project.journey()
+    ids = {x.id for x in [*j.touchpoints, *j.stages, *j.delays, *j.segments] if "_" in x.id}
+    assert {"appointment_booked", "booking_to_visit", "pre_visit"} <= ids
+    text = _visible_text(report.html)
+    seen = {i for i in ids if re.search(rf"\b{i}\b", text)}
+    assert not seen, f"ids shown to readers: {sorted(seen)}"
+    assert "Appointment booked" in text and "Booking to visit" in text and "Pre visit" in text
+    for body in (b for a, b in parse(report.html).scripts if a.get("type") == "application/json"):
+        data = json.dumps(json.loads(body).get("data"))
+        assert not {i for i in ids if re.search(rf"\b{i}\b", data)}, "an id in a chart's labels"
+    # durations read as durations, flags as yes / no, counts without decimals
+    assert "(seconds)" not in text and not re.search(r"\b(True|False)\b", text)
+    assert not re.search(r"<td[^>]*>\s*<span class=\"n\" data-kind=\"value\">0\.00</span>", report.html)

@@ -9,7 +9,9 @@ are formatted by :class:`~carejourney.reports.format.Fmt`, which never prints 1.
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
+from typing import Callable
 
 import plotly.graph_objects as go
 
@@ -62,8 +64,10 @@ def funnel(fmt: Fmt, labels: list[str], people: list, conversion: list | None = 
                    legend=dict(orientation="h", y=-0.25))
 
 
-def sankey_paths(fmt: Fmt, variants: list[tuple[list[str], object]], max_steps: int = 6) -> go.Figure:
-    """Sankey of the top variants: node = (step number, activity), link width = people."""
+def sankey_paths(fmt: Fmt, variants: list[tuple[list[str], object]], max_steps: int = 6,
+                 label: Callable[[str], str] = str) -> go.Figure:
+    """Sankey of the top variants: node = (step number, activity), link width = people;
+    ``label`` names an activity id for readers."""
     flows: dict[tuple, float] = defaultdict(float)
     for steps, n in variants:
         v = _safe(fmt, n)
@@ -79,7 +83,7 @@ def sankey_paths(fmt: Fmt, variants: list[tuple[list[str], object]], max_steps: 
     vals = list(flows.values())
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node=dict(label=[f"{i + 1}. {a}" for i, a in nodes], pad=14, thickness=14, color=SERIES[0]),
+        node=dict(label=[f"{i + 1}. {label(a)}" for i, a in nodes], pad=14, thickness=14, color=SERIES[0]),
         link=dict(source=src, target=dst, value=vals, color="rgba(29,78,216,0.25)",
                   customdata=[fmt.people_text(v) for v in vals],
                   hovertemplate="%{source.label} → %{target.label}: %{customdata} people<extra></extra>"),
@@ -114,9 +118,9 @@ def delays(fmt: Fmt, rows: list[dict]) -> go.Figure:
 
 
 def process_network(fmt: Fmt, positions: dict[str, tuple[float, float]], edges: list[dict],
-                    starts: dict[str, object] | None = None) -> go.Figure:
+                    starts: dict[str, object] | None = None, label: Callable[[str], str] = str) -> go.Figure:
     """The directly-follows graph as a network: nodes placed by stage (x) and order (y),
-    arrows whose width grows with the people making that move."""
+    arrows whose width grows with the people making that move; ``label`` names a step id."""
     fig = go.Figure()
     shown = [e for e in edges if _safe(fmt, e["people"]) and e["source"] in positions and e["target"] in positions]
     top = max([_safe(fmt, e["people"]) for e in shown] or [1])
@@ -134,19 +138,24 @@ def process_network(fmt: Fmt, positions: dict[str, tuple[float, float]], edges: 
             mids_x.append((x0 + x1) / 2)
             mids_y.append((y0 + y1) / 2)
         mids_people.append(n)
-        mids_text.append(f"{e['source']} → {e['target']}: {fmt.people_text(n)} people"
+        mids_text.append(f"{label(e['source'])} → {label(e['target'])}: {fmt.people_text(n)} people"
                          + (f", median {e['median']}" if e.get("median") else ""))
     fig.add_scatter(x=mids_x, y=mids_y, mode="markers", marker=dict(size=6, color="rgba(0,0,0,0)"),
                     customdata=mids_people, text=mids_text, hovertemplate="%{text}<extra></extra>",
                     meta={"people": ["customdata"]}, name="moves")
     names = list(positions)
+    # labels wrapped onto short lines: a step's name ("Referral worked (records, authorisation,
+    # outreach)") would otherwise run into its neighbours' in the next stage column
     fig.add_scatter(x=[positions[n][0] for n in names], y=[positions[n][1] for n in names],
-                    mode="markers+text", text=names, textposition="top center",
+                    mode="markers+text", text=["<br>".join(textwrap.wrap(str(label(n)), 18)) for n in names],
+                    textposition="top center",
                     marker=dict(size=16, color=SERIES[1], line=dict(width=1, color=PALETTE["text"])),
                     hovertemplate="%{text}<extra></extra>", name="steps")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    return _layout(fig, height=max(320, 90 * (1 + max([p[1] for p in positions.values()] or [0]))))
+    xs = [p[0] for p in positions.values()] or [0]
+    fig.update_xaxes(visible=False, range=[min(xs) - 0.6, max(xs) + 0.6])  # room for the outer labels
+    ys = [p[1] for p in positions.values()] or [0]
+    fig.update_yaxes(visible=False, range=[max(ys) + 0.4, min(ys) - 0.9])  # top down; room for wrapped labels
+    return _layout(fig, height=max(320, 110 * (1 + max(ys))))
 
 
 def cohort_heatmap(fmt: Fmt, cohorts: list[str], periods: list[str], rates: list[list]) -> go.Figure:

@@ -111,7 +111,7 @@ class Fmt:
         n = to_number(v)
         if n is None:
             return Markup('<span class="n missing">—</span>') if v is None else Markup(escape(str(v)))
-        text = f"{n:,.0f}" if float(n).is_integer() and abs(n) >= 1 else f"{n:,.{digits}f}"
+        text = f"{n:,.0f}" if float(n).is_integer() else f"{n:,.{digits}f}"
         return Markup('<span class="n" data-kind="value">{}</span>').format(text)
 
     def when(self, v) -> str:

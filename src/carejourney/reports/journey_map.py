@@ -135,7 +135,7 @@ def build_map(journey: Journey, fmt: Fmt, measures: dict[str, StageMeasure] | No
         s = to_number(m.sentiment)
         if s is not None:
             col.evidence = s
-            col.evidence_text = f"{s:+.2f}"
+            col.evidence_text = f"{s:+.2f}" if round(s, 2) else "0.00"  # not "-0.00"
         col.pains = pains.get(stage.id, [])
         col.actions = actions.get(stage.id, [])
         cols.append(col)

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from ...analyses.base import Result, analysis_kinds, get_analysis, parse_spec, run
 from ...errors import CarejourneyError, PrivacyError
+from ...model.names import Names
 from ...privacy.suppression import Suppressed
 from ..format import Fmt, is_suppressed, to_number
 
@@ -109,6 +110,7 @@ class ReportContext:
         self.store = store
         self.project = actx.project
         self.fmt = Fmt(actx.min_cell)
+        self.names = Names(journey)  # ids → the journey's words, for every label a reader sees
         self.strict = strict
         self.problems: list[str] = []
         self._cache: dict[str, Result | Unavailable] = {}
@@ -215,20 +217,26 @@ def people_columns(result) -> set[str]:
 
 _RATE_WORDS = ("rate", "conversion", "share", "pct", "percent", "ratio")
 _DAY_WORDS = ("days",)
+_SECOND_WORDS = ("seconds",)
 
 
 def cell(fmt: Fmt, col: str, value, people: set[str]) -> Any:
-    """Format one result cell by what the column means."""
+    """Format one result cell by what the column means: people counts (never small), shares as
+    percentages, durations (``*_days``, ``*_seconds``) in the unit that reads best, yes / no."""
     if col in people:
         return fmt.people(value)
     low = col.lower()
     if is_suppressed(value):
         return fmt.number(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     n = to_number(value)
     if n is not None and any(w in low for w in _RATE_WORDS) and -1 <= n <= 1:
         return fmt.rate(value, 1)
     if n is not None and any(w in low for w in _DAY_WORDS):
         return fmt.days(value)
+    if n is not None and any(w in low for w in _SECOND_WORDS):
+        return fmt.days(n / 86400)
     if n is not None:
         return fmt.number(value)
     if value is None:
@@ -243,13 +251,19 @@ def pretty(col: str) -> str:
 
 
 def result_table(ctx: ReportContext, result: Result, caption: str, *, columns: list[str] | None = None,
-                 limit: int = 50, labels: dict[str, str] | None = None) -> Table:
-    """A table of a result (top ``limit`` rows), people counts marked up and small cells hidden."""
+                 limit: int = 50, labels: dict[str, str] | None = None,
+                 values: dict[str, Callable[[Any], Any]] | None = None) -> Table:
+    """A table of a result (top ``limit`` rows), people counts marked up and small cells hidden.
+    ``labels``: column headings; ``values``: column → how its ids read (e.g. ``ctx.names.touchpoint``)."""
     recs = result.records()
     cols = columns or (list(recs[0]) if recs else list(result.frame.columns))
     cols = [c for c in cols if not recs or c in recs[0]]
     people = people_columns(result)
-    rows = [[cell(ctx.fmt, c, r.get(c), people) for c in cols] for r in recs[:limit]]
+    values = values or {}
+
+    def shown(c, v):
+        return values[c](v) if c in values and v is not None and not is_suppressed(v) else v
+    rows = [[cell(ctx.fmt, c, shown(c, r.get(c)), people) for c in cols] for r in recs[:limit]]
     note = f"Showing the first {limit} of {len(recs):,} rows." if len(recs) > limit else None
     labels = labels or {}
     return Table(caption=caption, columns=[labels.get(c, pretty(c)) for c in cols], rows=rows, note=note)

@@ -22,15 +22,18 @@ def compare_view(ctx: ReportContext) -> View:
     steps = list(dict.fromkeys(x["step"] for x in recs))
     series = {s: [next((x.get("conversion_from_first") for x in recs if x["segment"] == s and x["step"] == st), None)
                   for st in steps] for s in segments}
-    fmt = ctx.fmt
-    last = steps[-1] if steps else None
-    summary = [f"{s}: {fmt.rate_text(series[s][-1])} reached {last}." for s in segments if steps]
+    fmt, names = ctx.fmt, ctx.names
+    last = names.step(steps[-1]) if steps else None
+    summary = [f"{names.segment(s)}: {fmt.rate_text(series[s][-1])} reached {last}." for s in segments if steps]
+    shown = {names.segment(s): v for s, v in series.items()}
     return View(id="compare", title=title, intro=intro, result=r, summary=summary,
-                figure=charts.segment_bars(fmt, steps, series, axis="share of people reaching the step"),
+                figure=charts.segment_bars(fmt, [names.step(st) for st in steps], shown,
+                                           axis="share of people reaching the step"),
                 chart_label="Grouped bar chart: share reaching each key step, per segment",
                 table=result_table(ctx, r, "Funnel per segment", limit=60,
                                    columns=["segment", "step_index", "step", "reached", "conversion_from_previous",
                                             "conversion_from_first", "median_days"],
                                    labels={"step_index": "#", "conversion_from_previous": "Conversion from previous",
                                            "conversion_from_first": "Conversion from first",
-                                           "median_days": "Median wait"}))
+                                           "median_days": "Median wait"},
+                                   values={"segment": names.segment, "step": names.step}))

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ...model.names import readable
 from .base import ReportContext, Section, Table, Unavailable, View, section, unavailable_view
 
 FOLDER = "content"
@@ -25,10 +28,10 @@ def content_section(ctx: ReportContext) -> Section:
             "in the project folder"), intro))
     audits = audit_paths([folder], project=ctx.project)
     found = findings(audits)
-    rows = [[a.path, a.touchpoint_type or "—", f"{a.words:,}", _num(a.fk_grade), _num(a.avg_sentence_length, 0),
+    rows = [[_relative(a.path, ctx), readable(a.touchpoint_type) if a.touchpoint_type else "—", f"{a.words:,}", _num(a.fk_grade), _num(a.avg_sentence_length, 0),
              "—" if a.passive_share is None else f"{a.passive_share:.0%}", ", ".join(a.unexplained_jargon) or "—",
              "; ".join(label for _, label in a.missing_essentials) or "—"] for a in audits]
-    frows = [[f["severity"], f["path"], f["message"]] for f in found[:30]]
+    frows = [[f["severity"], _relative(f["path"], ctx), f["message"]] for f in found[:30]]
     view = View(id="content", title=title, intro=intro,
                 source=f"carejourney content audit of {len(audits)} document(s) in {FOLDER}/ "
                        "(Flesch-Kincaid grade, SMOG; thresholds in docs/voice.md).",
@@ -41,6 +44,14 @@ def content_section(ctx: ReportContext) -> Section:
                           table=Table(caption="Content findings", columns=["Severity", "Document", "Finding"],
                                       rows=frows)))
     return Section("content", "Content audit", "Whether what we write is easy to understand.", views)
+
+
+def _relative(path: str, ctx: ReportContext) -> str:
+    """A document's path from the project folder: a report is shared, the machine's folders are not."""
+    try:
+        return Path(path).resolve().relative_to(Path(ctx.project.root).resolve()).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 def _one(view: View) -> Section:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+from ...model.names import DIMENSION_LABELS as DIM_LABELS
 from .. import charts
 from ..format import to_number
 from .base import ReportContext, Section, Table, Unavailable, View, section, unavailable_view
-
-DIM_LABELS = {"language": "Language", "payer_type": "Payer", "age_band": "Age band", "zip3": "Area (ZIP3)",
-              "needs_interpreter": "Needs an interpreter", "needs_transport": "Needs transport",
-              "needs_disability_access": "Needs disability access", "low_digital_literacy": "Low digital literacy"}
 
 
 def equity_view(ctx: ReportContext) -> View:
@@ -18,12 +15,12 @@ def equity_view(ctx: ReportContext) -> View:
              "rate is from everyone else's, in percentage points (with a 95% interval).")
     if isinstance(r, Unavailable):
         return unavailable_view("equity", title, r, intro)
-    fmt = ctx.fmt
+    fmt, names = ctx.fmt, ctx.names
     recs = r.records()
     shown = [x for x in recs if to_number(x.get("gap")) is not None and x.get("value") != "(unknown)"]
     shown.sort(key=lambda x: -abs(to_number(x["gap"])))
     top = shown[:15]
-    rows = [[f"{x.get('from')} → {x.get('to')}", DIM_LABELS.get(x["dimension"], x["dimension"]), str(x.get("value")),
+    rows = [[f"{names.event(x.get('from'))} → {names.event(x.get('to'))}", DIM_LABELS.get(x["dimension"], x["dimension"]), str(x.get("value")),
              fmt.people(x.get("n")), fmt.people(x.get("converted")), fmt.rate(x.get("rate"), 1),
              fmt.rate(x.get("overall_rate"), 1), _pp(x.get("gap")),
              f"{_pp(x.get('gap_lo'))} to {_pp(x.get('gap_hi'))}"] for x in top]
@@ -38,7 +35,8 @@ def equity_view(ctx: ReportContext) -> View:
         cats = [str(x.get("value")) for x in group]
         figure = charts.segment_bars(fmt, cats, {"Conversion": [x.get("rate") for x in group]}, axis="conversion")
         overall = fmt.rate_text(group[0].get("overall_rate"), 1) if group else "—"
-        summary = [f"Step {top[0].get('from')} → {top[0].get('to')}, by {DIM_LABELS.get(dim, dim).lower()}: "
+        summary = [f"Step {names.event(top[0].get('from'))} → {names.event(top[0].get('to'))}, "
+                   f"by {DIM_LABELS.get(dim, dim).lower()}: "
                    f"everyone converts at {overall}."]
         summary += [f"{c}: {fmt.rate_text(x.get('rate'), 1)}" for c, x in zip(cats, group)]
     return View(id="equity", title=title, intro=intro, result=r, table=table, figure=figure,

@@ -43,14 +43,15 @@ def topics_view(ctx: ReportContext) -> View:
     counts = [v["people"] for _, v in ranked]
     sent = [v["weighted"] / v["n"] if v["n"] else None for _, v in ranked]
     summary = [f"{k}: " + ctx.fmt.people(n) + f" mentions by people, mean sentiment "
-               + (f"{s:+.2f}" if s is not None else "—") for k, n, s in zip(topics[:5], counts, sent)]
+               + (("0.00" if not round(s, 2) else f"{s:+.2f}") if s is not None else "—") for k, n, s in zip(topics[:5], counts, sent)]
     return View(id="topics", title=title, intro=intro, result=r, summary=summary,
                 figure=charts.topic_bars(ctx.fmt, topics, counts, sent) if topics else None,
                 chart_label="Bar chart of feedback topics by number of people mentioning them",
                 table=result_table(ctx, r, "Topics per stage", limit=30,
                                    columns=["stage", "label", "people", "items", "share_negative", "sentiment_mean"],
                                    labels={"label": "Topic", "items": "Comments", "share_negative": "Share negative",
-                                           "sentiment_mean": "Mean sentiment (-1..1)"}))
+                                           "sentiment_mean": "Mean sentiment (-1..1)"},
+                                   values={"stage": ctx.names.stage}))
 
 
 def per_stage_view(ctx: ReportContext) -> View:
@@ -65,7 +66,8 @@ def per_stage_view(ctx: ReportContext) -> View:
                                                "sentiment_ci_high", "nps", "csat_pct", "stars_avg", "topic_1"],
         labels={"items": "Comments", "sentiment_mean": "Mean sentiment", "sentiment_ci_low": "95% low",
                 "sentiment_ci_high": "95% high", "nps": "NPS", "csat_pct": "CSAT %", "stars_avg": "Stars",
-                "topic_1": "Top topic"}))
+                "topic_1": "Top topic"},
+        values={"stage": ctx.names.stage, "topic_1": _topic_label(ctx)}))
 
 
 def quotes_view(ctx: ReportContext) -> View:
@@ -79,7 +81,17 @@ def quotes_view(ctx: ReportContext) -> View:
         return missing
     return View(id="quotes", title=title, intro=intro, result=r, table=result_table(
         ctx, r, "Representative comments", columns=["stage", "text", "sentiment", "cell_people"],
-        labels={"text": "Comment", "sentiment": "Sentiment (-1..1)", "cell_people": "People giving feedback here"}))
+        labels={"text": "Comment", "sentiment": "Sentiment (-1..1)", "cell_people": "People giving feedback here"},
+        values={"stage": ctx.names.stage}))
+
+
+def _topic_label(ctx: ReportContext):
+    """A topic id as the taxonomy's plain-language label (the project's own topics.yml first)."""
+    try:
+        from ...voice.topics import load_taxonomy
+        return load_taxonomy(ctx.project).label
+    except Exception:  # a broken topics file is reported by `carejourney validate`; ids still read
+        return str
 
 
 @section(80)

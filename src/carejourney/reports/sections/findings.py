@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
+from ..format import is_suppressed, to_number
 from ..journey_map import TEAM_LABELS
 from .base import ReportContext, Section, Table, Unavailable, View, section, unavailable_view
 from .evidence import actions, findings
@@ -17,9 +18,20 @@ def _evidence(ctx: ReportContext, r: dict) -> Markup:
     f = ctx.fmt
     if r.get("n") is None and r.get("affected") is None:
         return Markup("—")
-    return (f.people(r.get("affected")) + Markup(" of ") + f.people(r.get("n")) + Markup(" (")
-            + f.rate(r.get("rate"), 1) + Markup(") vs ") + f.people(r.get("rest_affected")) + Markup(" of ")
+    mine = (f.people(r.get("affected")) + Markup(" of ") + f.people(r.get("n")) + Markup(" (")
+            + f.rate(r.get("rate"), 1) + Markup(")"))
+    if r.get("rest_n") is None:  # no comparison group (a target, re-contact): nothing to set against
+        return mine
+    return (mine + Markup(" vs ") + f.people(r.get("rest_affected")) + Markup(" of ")
             + f.people(r.get("rest_n")) + Markup(" (") + f.rate(r.get("rest_rate"), 1) + Markup(") for everyone else"))
+
+
+def _q(v) -> str:
+    """A q-value as people can read it: "<0.001" rather than "0.000"."""
+    n = to_number(v)
+    if is_suppressed(v):
+        return str(v)
+    return "—" if n is None else "<0.001" if n < 0.001 else f"{n:.3f}"
 
 
 def findings_view(ctx: ReportContext) -> View:
@@ -30,9 +42,9 @@ def findings_view(ctx: ReportContext) -> View:
     if isinstance(f, Unavailable):
         return unavailable_view("findings", title, f, intro)
     recs = f.records()
-    rows = [[str(r.get("rank")), str(r.get("title") or ""), str(r.get("stage") or "—"),
+    rows = [[str(r.get("rank")), str(r.get("title") or ""), str(ctx.names.stage(r.get("stage")) or "—"),
              TEAM_LABELS.get(r.get("owner"), r.get("owner") or "—"), _evidence(ctx, r),
-             ctx.fmt.number(r.get("q"), 3)] for r in recs]
+             _q(r.get("q"))] for r in recs]
     table = Table(caption="Findings, most important first",
                   columns=["Rank", "Finding", "Stage", "Owner team", "Evidence", "q (false-discovery adjusted)"],
                   rows=rows)

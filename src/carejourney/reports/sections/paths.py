@@ -18,16 +18,17 @@ def paths_section(ctx: ReportContext) -> Section:
         return Section("paths", "Paths", "", [unavailable_view("paths", title, r, intro)])
     recs = [x for x in r.records() if x.get("variant") and x["variant"] != "(other)"]
     variants = [(x["variant"].split(" > "), x.get("people")) for x in recs]
-    fmt = ctx.fmt
+    fmt, names = ctx.fmt, ctx.names
     summary = [f"{len(recs)} distinct paths are shown."]
     for x in recs[:3]:
-        summary.append(fmt.people(x.get("people")) + f" people: {x['variant']}")
+        summary.append(fmt.people(x.get("people")) + f" people: {names.path(x['variant'])}")
     view = View(id="paths", title=title, intro=intro, result=r,
-                figure=charts.sankey_paths(fmt, variants) if variants else None,
+                figure=charts.sankey_paths(fmt, variants, label=names.event) if variants else None,
                 chart_label="Sankey diagram of the most common paths through the journey",
                 summary=summary,
                 table=result_table(ctx, r, "Paths, most common first", columns=["variant", "steps", "people", "share"],
-                                   labels={"variant": "Path", "share": "Share of people"}))
+                                   labels={"variant": "Path", "share": "Share of people"},
+                                   values={"variant": names.path}))
     views = [view]
     d = ctx.fetch("after_dropout", top=5)
     if not isinstance(d, Unavailable):
@@ -36,5 +37,6 @@ def paths_section(ctx: ReportContext) -> Section:
                           table=result_table(ctx, d, "Next activity after dropping out at each key step",
                                              columns=["step_activity", "dropped", "next", "people", "share"],
                                              labels={"step_activity": "Dropped out after", "dropped": "People who dropped out",
-                                                     "next": "What they did next", "share": "Share of those who dropped out"})))
+                                                     "next": "What they did next", "share": "Share of those who dropped out"},
+                                             values={"step_activity": names.event, "next": names.event})))
     return Section("paths", "Paths", "How people actually moved through the journey.", views)

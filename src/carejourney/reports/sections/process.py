@@ -6,6 +6,9 @@ from .. import charts
 from ..format import to_number
 from .base import ReportContext, Section, Unavailable, View, result_table, section, unavailable_view
 
+#: The process map's rows: moves between steps (edges) and the steps themselves (nodes).
+_ELEMENTS = {"edge": "Move", "start": "First step", "end": "Last step"}
+
 
 def _positions(ctx: ReportContext, names: list[str]) -> dict[str, tuple[float, float]]:
     """Touchpoints laid out by stage (x = stage column, y = order within the stage)."""
@@ -42,18 +45,20 @@ def process_section(ctx: ReportContext) -> Section:
         edges = edges[:40]
         names = sorted({e["source"] for e in edges} | {e["target"] for e in edges})
         pos = _positions(ctx, names)
+        name = ctx.names.event
         summary = [f"{len(edges)} most frequent moves between steps are drawn."]
         for e in edges[:3]:
-            summary.append(f"{e['source']} → {e['target']}: " + fmt.people(e["people"]) + " people"
+            summary.append(f"{name(e['source'])} → {name(e['target'])}: " + fmt.people(e["people"]) + " people"
                            + (f", median wait {e['median']}" if e["median"] else ""))
         views.append(View(id="process-map", title=title, intro=intro, result=r,
-                          figure=charts.process_network(fmt, pos, edges) if pos else None,
+                          figure=charts.process_network(fmt, pos, edges, label=name) if pos else None,
                           chart_label="Process map: network of steps with arrows for the moves people made",
                           summary=summary,
                           table=result_table(ctx, r, "Moves between steps (directly-follows), most frequent first",
-                                             limit=30, labels={"element": "Kind", "events": "Times",
-                                                               "median_seconds": "Median (seconds)",
-                                                               "p90_seconds": "90th percentile (seconds)"})))
+                                             limit=30, labels={"element": "Kind", "source": "From", "target": "To",
+                                                               "events": "Times", "median_seconds": "Median wait",
+                                                               "p90_seconds": "90th percentile wait"},
+                                             values={"element": _ELEMENTS.get, "source": name, "target": name})))
     c = ctx.fetch("conformance")
     ctitle = "Conformance to the designed journey"
     cintro = ("How many people followed the journey as designed, and the most common deviations "
@@ -62,12 +67,15 @@ def process_section(ctx: ReportContext) -> Section:
         views.append(unavailable_view("conformance", ctitle, c, cintro))
     else:
         fmt = ctx.fmt
+        names = ctx.names
         summ = {x["deviation"]: x for x in c.records() if x.get("section") == "summary"}
-        summary = [f"{name.strip('()').capitalize()}: " + fmt.people(x.get("people")) + " people ("
-                   + fmt.rate_text(x.get("share")) + ")" for name, x in summ.items()]
+        summary = [f"{names.deviation(dev)}: " + fmt.people(x.get("people")) + " people ("
+                   + fmt.rate_text(x.get("share")) + ")" for dev, x in summ.items()]
         views.append(View(id="conformance", title=ctitle, intro=cintro, result=c, summary=summary,
                           table=result_table(
                               ctx, c, "Conformance summary and deviations", limit=25,
                               columns=["deviation", "stage", "touchpoint", "people", "occurrences", "share"],
-                              labels={"share": "Share of people"})))
+                              labels={"share": "Share of people"},
+                              values={"deviation": names.deviation, "stage": names.stage,
+                                      "touchpoint": names.touchpoint})))
     return Section("process", "Process map and conformance", "How the real journey compares with the design.", views)

@@ -30,13 +30,14 @@ def timing_section(ctx: ReportContext) -> Section:
     recs = [x for x in r.records() if x.get("group") in (None, "all")]
     boxes, rows, summary = [], [], []
     for x in recs:
-        label = x.get("label") or x.get("delay")
+        # a journey's delay by its label (else its id made readable); the built-in call waits by theirs
+        named = ctx.names.delay(x.get("delay"))
+        label = named if named != x.get("delay") else (x.get("label") or x.get("delay"))
         if x.get("delay") == "call_abandonment":
             share = x.get("share_over_target")
             rows.append([label, fmt.people(x.get("started")), fmt.people(x.get("people")), "—", "—", "—",
-                         "—", fmt.people(x.get("over_target")), fmt.rate(share, 1), "—"])
+                         "—", fmt.people(x.get("over_target")), fmt.rate(share, 1)])
             continue
-        seconds_unit = x.get("delay") == "call_wait"
         med, p75, p90 = (to_number(x.get(c)) for c in ("median_seconds", "p75_seconds", "p90_seconds"))
         conv = (lambda s: None if s is None else s / DAY)
         boxes.append({"label": label, "median": conv(med), "p75": conv(p75), "p90": conv(p90),
@@ -47,14 +48,13 @@ def timing_section(ctx: ReportContext) -> Section:
                      fmt.days(_days(x.get("median_seconds")) if med is not None else x.get("median_seconds")),
                      fmt.days(_days(x.get("p90_seconds")) if p90 is not None else x.get("p90_seconds")),
                      fmt.days(_days(x.get("target_seconds"))) if x.get("target_seconds") is not None else "—",
-                     badge, fmt.people(x.get("over_target")), fmt.rate(x.get("share_over_target"), 1),
-                     "seconds" if seconds_unit else "days"])
+                     badge, fmt.people(x.get("over_target")), fmt.rate(x.get("share_over_target"), 1)])
         if med is not None:
             summary.append(f"{label}: median {fmt.days_text(med / DAY)}, 90th percentile "
                            f"{fmt.days_text(p90 / DAY if p90 is not None else None)} ({badge}).")
     table = Table(caption="Waiting times against targets",
                   columns=["Delay", "People starting", "People reaching the end", "Median", "90th percentile",
-                           "Target", "Status (median vs target)", "People over target", "Share over target", "Unit"],
+                           "Target", "Status (median vs target)", "People over target", "Share over target"],
                   rows=rows)
     view = View(id="delays", title=title, intro=intro, result=r, table=table,
                 figure=charts.delays(fmt, boxes) if any(b["median"] is not None for b in boxes) else None,
