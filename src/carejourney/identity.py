@@ -17,6 +17,13 @@ of 2,000 keys: 2,000 rounds); hooking + contraction needs O(log n) rounds.
 
 The person key is the component's smallest subject key — itself a keyed hash, never a raw
 identifier. Raw keys (emails, phones, MRNs) never reach this module: ingest hashes them first.
+
+**Shared identifiers.** A placeholder email (``none@none.com``), a clinic's main phone number or
+a lobby kiosk's device id is linked to hundreds or thousands of other identifiers; followed, it
+would merge everyone who ever used it into one "person" — wrong counts, and one person with
+more events than a whole clinic. An identifier linked to more than ``max_links`` others
+(``identity.max_links_per_key``, default :data:`MAX_LINKS_PER_KEY`) joins nobody: its links are
+left out, and it stays a person of its own. :func:`shared_identifiers` counts them.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-__all__ = ["resolve_components", "rebuild_identity", "match_rates"]
+from .model.project import MAX_LINKS_PER_KEY
+
+__all__ = ["resolve_components", "rebuild_identity", "match_rates", "shared_identifiers", "MAX_LINKS_PER_KEY"]
 
 _MAX_ROUNDS = 64
 
@@ -58,12 +67,34 @@ def _roots(parent: ir.Table, held: _Held) -> ir.Table:
     return parent.select("u", "h")
 
 
-def resolve_components(links: ir.Table) -> ir.Table:
-    """subject_key → person_key for every key that appears in ``links`` (key_a, key_b)."""
-    return _components(links, _Held())
+def resolve_components(links: ir.Table, max_links: int | None = None) -> ir.Table:
+    """subject_key → person_key for every key that appears in ``links`` (key_a, key_b); with
+    ``max_links``, keys linked to more than that many others are left out (see the module)."""
+    return _components(links, _Held(), max_links)
 
 
-def _components(links: ir.Table, held: _Held) -> ir.Table:
+def _edges(links: ir.Table) -> ir.Table:
+    e = links.select(a=links.key_a, b=links.key_b)
+    return e.filter(e.a.notnull() & e.b.notnull())
+
+
+def _shared(e: ir.Table, max_links: int) -> ir.Table:
+    """Keys (``h``) linked to more than ``max_links`` distinct other keys."""
+    pairs = e.filter(e.a != e.b)
+    pairs = pairs.select(x=ibis.least(pairs.a, pairs.b), y=ibis.greatest(pairs.a, pairs.b)).distinct()
+    ends = ibis.union(pairs.select(k=pairs.x), pairs.select(k=pairs.y), distinct=False)
+    degree = ends.group_by("k").aggregate(n=ends.count())
+    return degree.filter(degree.n > max_links).select(h=degree.k)
+
+
+def shared_identifiers(store, max_links: int = MAX_LINKS_PER_KEY) -> int:
+    """How many identifiers in the store's links are linked to more than ``max_links`` others
+    (and so join nobody). A count of identifiers, not people; callers showing it to anyone
+    suppress it like a count of people."""
+    return int(_shared(_edges(store.table("links")), max_links).count().execute())
+
+
+def _components(links: ir.Table, held: _Held, max_links: int | None = None) -> ir.Table:
     """Connected components by hooking and contraction (in the engine; O(log n) rounds).
 
     Each round, every node of the current graph hooks to its smallest neighbour (or itself
@@ -71,8 +102,12 @@ def _components(links: ir.Table, held: _Held) -> ir.Table:
     graph is contracted to its roots. Local minima are the only roots left, so the graph at
     least halves in practice each round; components of a few keys finish in one round.
     """
-    e = links.select(a=links.key_a, b=links.key_b)
-    e = e.filter(e.a.notnull() & e.b.notnull())
+    e = _edges(links)
+    if max_links is not None:
+        shared = held.cache(_shared(e, max_links))
+        e = e.anti_join(shared, e.a == shared.h)
+        other = shared.view()
+        e = e.anti_join(other, e.b == other.h)
     keys = e.select(k=e.a).union(e.select(k=e.b), distinct=True)
     ids = held.cache(keys.mutate(i=ibis.row_number().over(order_by=keys.k)))
     ia, ib = ids.view(), ids.view()
@@ -101,8 +136,9 @@ def _components(links: ir.Table, held: _Held) -> ir.Table:
     return out.join(person, out.h == person.i).select(subject_key=out.subject_key, person_key=person.k)
 
 
-def rebuild_identity(store) -> int:
-    """Recompute the identity table from every link in the store. Returns the number of keys mapped."""
+def rebuild_identity(store, max_links: int | None = MAX_LINKS_PER_KEY) -> int:
+    """Recompute the identity table from every link in the store, leaving out identifiers linked
+    to more than ``max_links`` others (None: follow every link). Returns the number of keys mapped."""
     links = store.table("links")
     if links.count().execute() == 0:
         store.replace_identity(pa.table({"subject_key": pa.array([], pa.int64()),
@@ -110,7 +146,7 @@ def rebuild_identity(store) -> int:
         return 0
     held = _Held()
     try:
-        mapping = _components(links, held).to_pyarrow()
+        mapping = _components(links, held, max_links).to_pyarrow()
     finally:
         held.release()
     store.replace_identity(mapping)

@@ -132,7 +132,7 @@ def ingest_file(project, store: Store, spec: SourceSpec, path: Path, *, key: byt
                                       first_id=first_id))
     store.write(batch)  # one transaction: every chunk, then the receipt (the stream's last chunk)
     if restitch:
-        rebuild_identity(store)
+        rebuild_identity(store, project.config.identity.max_links_per_key)
     return done[0]
 
 
@@ -381,7 +381,7 @@ def _ingest_all(project, store: Store, work: list[tuple[SourceSpec, Path]], on_f
         if on_file:
             on_file(r)
     if any(r.status == "loaded" for r in receipts):
-        rebuild_identity(store)
+        rebuild_identity(store, project.config.identity.max_links_per_key)
     return receipts
 
 

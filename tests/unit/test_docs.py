@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from carejourney.model.project import PrivacySettings, ProjectConfig, SourceSpec
+from carejourney.model.project import IdentitySettings, PrivacySettings, ProjectConfig, SourceSpec
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -13,6 +13,8 @@ def test_every_project_setting_is_documented():
         assert f"`{name}`" in text, f"carejourney.yml setting '{name}' is not in docs/configuration.md"
     for name in PrivacySettings.model_fields:
         assert f"`privacy.{name}`" in text, f"privacy.{name} is not in docs/configuration.md"
+    for name in IdentitySettings.model_fields:
+        assert f"`identity.{name}`" in text, f"identity.{name} is not in docs/configuration.md"
     for name in SourceSpec.model_fields:
         assert f"`{name}`" in text, f"source field '{name}' is not in docs/configuration.md"
 

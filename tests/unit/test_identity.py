@@ -239,6 +239,68 @@ def check_stitching(project, truth: list[dict], data: Path) -> tuple[int, int]:
     return with_shared, stitched
 
 
+def test_identifiers_linked_to_more_than_the_limit_join_nobody(duckdb_con):
+    pairs = [("hub", f"s{i}") for i in range(20)] + [(f"s{i}", f"t{i}") for i in range(20)]
+    pairs += [("p1", "p2"), ("p2", "p1"), ("p1", "p1"), ("p1", "p3")]  # duplicates, reversals, self-links
+    capped = {}
+    for limit in (19, 20):
+        con = duckdb_con
+        t = con.create_table(f"links_{next(_N)}", ibis.memtable(pa.table(
+            {"key_a": pa.array([a for a, _ in pairs]), "key_b": pa.array([b for _, b in pairs])})))
+        capped[limit] = {r["subject_key"]: r["person_key"]
+                         for r in resolve_components(t, max_links=limit).to_pyarrow().to_pylist()}
+    # 20 distinct neighbours: over a limit of 19, the hub's links are left out
+    got = capped[19]
+    assert "hub" not in got
+    assert all(got[f"s{i}"] == got[f"t{i}"] for i in range(20))
+    assert len({got[f"s{i}"] for i in range(20)}) == 20
+    assert got["p1"] == got["p2"] == got["p3"] == "p1"  # p1 has 2 distinct neighbours, not 4
+    # at the limit it still joins
+    assert {capped[20][k] for k in ("hub", "s0", "t19")} == {"hub"}
+
+
+def test_a_placeholder_email_does_not_merge_the_leads_that_share_it(make_project, capsys):
+    """30 leads give 'none@none.com' with their own phones: without the limit they become one
+    person; with it, 30 people, each stitched to their own calls."""
+    from carejourney.cli import main
+    made = {}
+    for name, settings in (("followed", ""), ("limited", "identity: {max_links_per_key: 10}\n")):
+        root = make_project({"journeys/care.yml": MINI_JOURNEY,
+                             "carejourney.yml": f"name: {name}\ntimezone: UTC\n{settings}"}, name=name)
+        data = root / "raw"
+        write_population(data, n=30)
+        phones = [f"212{5550000 + i:07d}" for i in range(30)]
+        with (data / "crm/leads.csv").open("a") as f:
+            csv.writer(f, lineterminator="\n").writerows(
+                [f"00QX{i:011d}", "2026-01-05T10:00:00", f"F{i}", f"L{i}", "none@none.com", phones[i], "cardiology",
+                 "north", "phone", "", "", "", "", "", "new", "access"] for i in range(30))
+        with (data / "calls/calls.csv").open("a") as f:
+            csv.writer(f, lineterminator="\n").writerows(
+                [f"KX{i}", "2026-01-06 09:00", phones[i], "inbound", "scheduling", "30", "120", "N", "booked",
+                 "access", "", ""] for i in range(30))
+        (root / "sources").mkdir(exist_ok=True)
+        (root / "sources/all.yml").write_text(sources_yml(data))
+        project = load_project(root)
+        ingest_sources(project)
+        key = project_key(project)
+        store = open_store(project)
+        try:
+            identity = dict(store.con.con.execute("SELECT subject_key, person_key FROM identity").fetchall())
+        finally:
+            store.close()
+        leads = [identity.get(pseudonym(key, "lead", f"00QX{i:011d}")) for i in range(30)]
+        calls = [identity.get(pseudonym(key, "phone", p)) for p in phones]
+        made[name] = (leads, calls, root)
+    leads, calls, _ = made["followed"]
+    assert len(set(leads)) == 1  # everyone who typed the placeholder is one "person"
+    leads, calls, root = made["limited"]
+    assert len(set(leads)) == 30 and leads == calls  # each lead is stitched to their own calls only
+    capsys.readouterr()
+    assert main(["--project", str(root), "identity", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["max_links_per_key"] == 10 and out["shared_identifiers"] == "<11"  # one, suppressed like people
+
+
 def test_fixture_population_stitches_across_web_leads_calls_and_fhir(make_project):
     root = make_project({"journeys/care.yml": MINI_JOURNEY})
     data = root / "raw"

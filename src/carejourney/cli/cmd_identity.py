@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import typer
 
-from .common import FormatOption, OutputFormat, emit, load
+from .common import FormatOption, OutputFormat, console, emit, load
 
 __all__ = ["register", "match_rate_rows"]
 
@@ -35,18 +35,28 @@ def register(app: typer.Typer) -> None:
 
         A person is found in both when their identifiers in the two sources are linked (directly
         or through other sources: a web visitor → lead → caller → patient). Counts of fewer than
-        min_cell people are shown as <k.
+        min_cell people are shown as <k. Also says how many identifiers are shared by so many
+        others that they join nobody (identity.max_links_per_key).
         """
+        from ..identity import shared_identifiers
         from ..store import open_store
         project = load()
         store = open_store(project)
+        limit = project.config.identity.max_links_per_key
         try:
             rows, hidden = match_rate_rows(project, store)
+            shared = shared_identifiers(store, limit)
         finally:
             store.close()
+        k = project.config.privacy.min_cell
+        shown = f"<{k}" if 0 < shared < k else shared  # suppressed like a count of people
         if fmt == OutputFormat.table:
             for r in rows:
                 if isinstance(r.get("rate"), float):
                     r["rate"] = f"{r['rate']:.1%}"
         emit(rows, fmt, title="Identity match rates (A's people also found in B)",
-             meta={"min_cell": project.config.privacy.min_cell, "suppressed_cells": hidden})
+             meta={"min_cell": k, "suppressed_cells": hidden, "max_links_per_key": limit,
+                   "shared_identifiers": shown})
+        if fmt == OutputFormat.table and shared:
+            console.print(f"{shown} identifier(s) are linked to more than {limit} others (a placeholder email, a "
+                          "main phone number, a kiosk?): they join nobody (identity.max_links_per_key).")

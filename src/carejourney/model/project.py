@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from .base import ID_PATTERN, Strict, TimeZone
 
-__all__ = ["PrivacySettings", "ProjectConfig", "SourceSpec", "SourcesFile", "SOURCE_KINDS",
+__all__ = ["PrivacySettings", "IdentitySettings", "MAX_LINKS_PER_KEY", "ProjectConfig", "SourceSpec", "SourcesFile", "SOURCE_KINDS",
            "DEFAULT_AGE_BANDS", "RESTRICTED_ZIP3"]
 
 #: HIPAA Safe Harbor: three-digit ZIP areas with 20,000 or fewer people (2000 Census) become "000".
@@ -38,6 +38,19 @@ class PrivacySettings(Strict):
         return v
 
 
+#: Default ``identity.max_links_per_key``: one person's identifiers (emails, phones, an MRN, web
+#: client ids over the years) number in the tens; an identifier linked to more than this many
+#: others is shared (a placeholder email, a clinic's main number, a kiosk). See carejourney.identity.
+MAX_LINKS_PER_KEY = 500
+
+
+class IdentitySettings(Strict):
+    max_links_per_key: int = Field(
+        default=MAX_LINKS_PER_KEY, ge=1,
+        description="an identifier linked to more other identifiers than this (a placeholder email, a clinic's "
+                    "main phone number, a kiosk) joins nobody when people are stitched")
+
+
 class ProjectConfig(Strict):
     name: str = Field(pattern=ID_PATTERN)
     description: str | None = None
@@ -45,6 +58,7 @@ class ProjectConfig(Strict):
                        description="Ibis URL of the store; relative paths are relative to the project folder")
     timezone: TimeZone = Field(default="UTC", description="IANA zone for timestamps without an offset and for calendar periods")
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     default_journey: str | None = Field(default=None, description="journey used when a command is given none "
                                         "(default: the first journeys/*.yml file by name)")
     app_db: str = Field(default="sqlite:///target/app.sqlite", description="SQLAlchemy URL for actions, users and audit log")
