@@ -28,6 +28,12 @@ def match_rate_rows(project, store) -> tuple[list[dict], int]:
     return rows, result.cells
 
 
+def _suppressed_count(n: int, k: int) -> int | str:
+    """One count through the suppression step, like a count of people (1..k-1 → ``"<k"``)."""
+    from ..privacy import CellRules, suppress
+    return suppress(pd.DataFrame({"n": [n]}), CellRules(counts=("n",)), k).records()[0]["n"]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("identity")
     def identity(fmt: OutputFormat = FormatOption) -> None:
@@ -49,7 +55,7 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         k = project.config.privacy.min_cell
-        shown = f"<{k}" if 0 < shared < k else shared  # suppressed like a count of people
+        shown = _suppressed_count(shared, k)
         if fmt == OutputFormat.table:
             for r in rows:
                 if isinstance(r.get("rate"), float):
