@@ -104,10 +104,12 @@ def _components(links: ir.Table, held: _Held, max_links: int | None = None) -> i
     """
     e = _edges(links)
     if max_links is not None:
-        shared = held.cache(_shared(e, max_links))
-        e = e.anti_join(shared, e.a == shared.h)
-        other = shared.view()
-        e = e.anti_join(other, e.b == other.h)
+        # the shared identifiers as a list of keys (a handful in practice; at most links / max_links),
+        # not an engine-side table joined twice: that cached, usually empty table was the one new
+        # step on the way to two py4j deadlocks on Spark (both sides waiting, no task running)
+        hubs = _shared(e, max_links).to_pyarrow().column("h").to_pylist()
+        if hubs:
+            e = e.filter(~e.a.isin(hubs) & ~e.b.isin(hubs))
     keys = e.select(k=e.a).union(e.select(k=e.b), distinct=True)
     ids = held.cache(keys.mutate(i=ibis.row_number().over(order_by=keys.k)))
     ia, ib = ids.view(), ids.view()
