@@ -6,8 +6,9 @@ import typer
 
 from .common import FormatOption, OutputFormat, emit, load
 
-#: What fits a terminal; --format json|csv gives every column (effect interval, evidence, verbatims).
-_TABLE_COLUMNS = ("rank", "id", "owner", "journey", "stage", "title", "impact", "q")
+#: What fits a terminal with the sentence readable; --format json|csv gives every column (id, q,
+#: effect interval, evidence, verbatims).
+_TABLE_COLUMNS = ("rank", "owner", "journey", "stage", "title", "impact")
 
 
 def context_for(project):
@@ -46,4 +47,5 @@ def register(app: typer.Typer) -> None:
             if not recs:
                 typer.echo("No findings at the current thresholds (see docs/analyses/friction.md).")
                 return
-        emit(recs, fmt, title="Findings", meta={"min_cell": rows.k, "suppressed_cells": rows.cells})
+        emit(recs, fmt, title="Findings", meta={"min_cell": rows.k, "suppressed_cells": rows.cells},
+             widths={"title": 24})

@@ -52,8 +52,10 @@ def load():
 FormatOption = typer.Option(OutputFormat.table, "--format", "-f", help="Output format.")
 
 
-def emit(rows: list[dict], fmt: OutputFormat, *, title: str | None = None, meta: dict | None = None) -> None:
-    """Print rows as a Rich table, JSON (with ``meta``) or CSV."""
+def emit(rows: list[dict], fmt: OutputFormat, *, title: str | None = None, meta: dict | None = None,
+         widths: dict[str, int] | None = None) -> None:
+    """Print rows as a Rich table, JSON (with ``meta``) or CSV. ``widths``: the least width of
+    columns that must stay readable in a narrow terminal (a finding's sentence), others fold."""
     if fmt == OutputFormat.json:
         payload = {**(meta or {}), "rows": rows} if meta is not None else rows
         typer.echo(json.dumps(payload, indent=2, default=str))
@@ -69,7 +71,7 @@ def emit(rows: list[dict], fmt: OutputFormat, *, title: str | None = None, meta:
     table = Table(title=title, show_lines=False)
     cols = list(rows[0]) if rows else []
     for c in cols:
-        table.add_column(c, overflow="fold")
+        table.add_column(c, overflow="fold", min_width=(widths or {}).get(c))
     for r in rows:
         table.add_row(*[_cell(r.get(c)) for c in cols])
     console.print(table)
