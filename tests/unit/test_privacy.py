@@ -74,3 +74,16 @@ def test_complementary_suppression_in_groups():
 def test_suppressed_cannot_be_built_by_hand():
     with pytest.raises(TypeError):
         Suppressed(pd.DataFrame(), pd.DataFrame(), 11, 0)
+
+
+def test_sentences_are_put_back_without_unsuppressing_anything():
+    """Suppressed.with_text replaces text written from the shown cells; the mask and the count of
+    hidden cells stay, and a column that holds a hidden cell cannot be overwritten."""
+    rows = suppress(pd.DataFrame({"n": [40, 500], "affected": [3, 200], "rate": [3 / 40, 0.4], "title": ["", ""]}),
+                    CellRules(counts=("n", "affected"), derived={"rate": ("n", "affected")}), 11)
+    shown = rows.frame.to_dict("records")
+    out = rows.with_text(title=[f"{'hidden' if r['rate'] is None else format(r['rate'], '.0%')}" for r in shown])
+    assert [r["title"] for r in out.records()] == ["hidden", "40%"]
+    assert out.cells == rows.cells == 2 and out.records()[0]["affected"] == "<11"
+    with pytest.raises(ValueError, match="suppressed cells"):
+        rows.with_text(rate=["x", "y"])
