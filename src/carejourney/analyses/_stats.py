@@ -16,9 +16,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from ._steps import BINS_PER_DOUBLING
+
+
+class _LazyStats:
+    """``scipy.stats`` on first use: importing it takes ~0.5 s, which every CLI command and every
+    report answered from kept results would otherwise pay for nothing."""
+
+    def __getattr__(self, name):
+        from scipy import stats as real
+        return getattr(real, name)
+
+
+stats = _LazyStats()
 
 __all__ = ["wilson", "newcombe", "prop_test", "mw_binned", "hist_median", "hist_quantile",
            "ratio_ci", "bh", "bin_edges_hours"]

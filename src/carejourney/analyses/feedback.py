@@ -29,7 +29,6 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from scipy import stats
 
 from ..errors import SpecError
 from ..privacy.suppression import CellRules
@@ -132,6 +131,7 @@ def _mean_ci(df: pd.DataFrame, prefix: str = "sentiment") -> pd.DataFrame:
     mean = np.where(n > 0, s / n.where(n > 0, 1), np.nan)
     var = np.where(n > 1, (ss - n * np.nan_to_num(mean) ** 2) / (n - 1).where(n > 1, 1), np.nan)
     se = np.sqrt(np.clip(var, 0, None)) / np.sqrt(n.where(n > 0, 1))
+    from scipy import stats  # (imported when computed, not when a kept result is shown)
     t = np.array([stats.t.ppf(0.975, k - 1) if k > 1 else np.nan for k in n])
     out = df.drop(columns=[f"{prefix}_sum", f"{prefix}_sumsq"])
     out[f"{prefix}_mean"] = mean

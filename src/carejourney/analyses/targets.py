@@ -27,7 +27,6 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from scipy import stats
 
 from ..model.base import Duration, format_duration
 from ..model.journey import Target
@@ -107,7 +106,7 @@ def evaluate(df: pd.DataFrame, spec: TargetsSpec, ctx: AnalysisContext) -> pd.Da
             x, n = int(x or 0), int(n or 0)
             share = x / n if n else np.nan
             lo, hi = st.wilson(x, n) if n else (np.nan, np.nan)
-            p = stats.binomtest(x, n, p0, alternative="less").pvalue if n else np.nan
+            p = _binomtest(x, n, p0) if n else np.nan
             rows.append({
                 "check": c["check"], "level": c["level"], "where": c["where"], "stage": c["stage"],
                 "touchpoint": c["touchpoint"], "owner": c["owner"], "from": ",".join(c["from"]),
@@ -143,3 +142,10 @@ class TargetsAnalysis(Analysis):
 
     def postprocess(self, df: pd.DataFrame, spec: TargetsSpec, ctx: AnalysisContext) -> pd.DataFrame:
         return evaluate(df, spec, ctx)
+
+
+def _binomtest(x: int, n: int, p0: float) -> float:
+    """One-sided exact binomial p-value (scipy is imported here, when a target is tested: a report
+    or a CLI command answered from kept results never loads it)."""
+    from scipy import stats
+    return float(stats.binomtest(x, n, p0, alternative="less").pvalue)
