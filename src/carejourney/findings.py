@@ -452,11 +452,11 @@ def describe(r: dict, names: Names | None, topics: dict[str, str] | None = None)
     rate, rest = pct(r.get("rate")), pct(r.get("rest_rate"))
     if kind == "conversion":
         if rate is None:
-            return f"{group}: the share going on from {a} to {b} is {hidden} ({rest or 'n/a'} of others go on)"
-        return f"{group}: {rate} go on from {a} to {b}, vs {rest or 'n/a'} of others"
+            return f"{group}: the share going on from {a} to {b} is {hidden} ({rest or 'a hidden share'} of others go on)"
+        return f"{group}: {rate} go on from {a} to {b}, vs {rest or 'a hidden share'} of others"
     if kind == "delay":
         m, rm = days(r.get("median_days")), days(r.get("rest_median_days"))
-        return f"{group}: median wait from {a} to {b} {m or hidden}, vs {rm or 'n/a'} for others"
+        return f"{group}: median wait from {a} to {b} {m or hidden}, vs {rm or 'a hidden median'} for others"
     if kind == "target":
         level, _, metric = str(r.get("metric") or "").partition("_")
         where = (f"Stage {label.stage(value)}" if level == "stage" else label.delay(value) if level == "delay"
@@ -480,8 +480,8 @@ def describe(r: dict, names: Names | None, topics: dict[str, str] | None = None)
         topic = (topics or {}).get(topic, readable(topic))
         at = f"{source} feedback at {label.stage(r.get('stage'))}"
         if rate is None:
-            return f"'{topic}' complaints in {at} (share {hidden}), vs {rest or 'n/a'} in other journeys"
-        return f"'{topic}' complaints in {rate} of {at}, vs {rest or 'n/a'} in other journeys"
+            return f"'{topic}' complaints in {at} (share {hidden}), vs {rest or 'a hidden share'} in other journeys"
+        return f"'{topic}' complaints in {rate} of {at}, vs {rest or 'a hidden share'} in other journeys"
     return str(r.get("title") or kind)
 
 
