@@ -436,7 +436,7 @@ def describe(r: dict, names: Names | None, topics: dict[str, str] | None = None)
     """A finding as one plain sentence, from its shown cells: the journey's labels instead of
     ids, and where a share or a median is suppressed (a count behind it is small, or would
     reveal one), a sentence that says so instead of the number."""
-    from .model.names import DIMENSION_LABELS, readable
+    from .model.names import readable
     label = names or _NoNames()
     hidden = "hidden to protect privacy"  # (a count behind it is small, or would reveal one)
 
@@ -446,13 +446,14 @@ def describe(r: dict, names: Names | None, topics: dict[str, str] | None = None)
     def days(v) -> str | None:
         return None if _missing(v) else f"{v:.1f} days"
     kind, dim, value = r.get("kind"), r.get("dimension"), r.get("value")
-    group = f"{DIMENSION_LABELS.get(dim, readable(str(dim)))} {label.segment(value) if dim == 'segment' else value}"
+    group = f"{Names.dimension(dim) if dim else ''} {label.segment(value) if dim == 'segment' else value}".strip()
     a, _, b = str(r.get("step") or "").partition(">")
     a, b = label.step(a), label.step(b)
     rate, rest = pct(r.get("rate")), pct(r.get("rest_rate"))
     if kind == "conversion":
         if rate is None:
-            return f"{group}: the share going on from {a} to {b} is {hidden} ({rest or 'a hidden share'} of others go on)"
+            others = rest or "a hidden share"
+            return f"{group}: the share going on from {a} to {b} is {hidden} ({others} of others go on)"
         return f"{group}: {rate} go on from {a} to {b}, vs {rest or 'a hidden share'} of others"
     if kind == "delay":
         m, rm = days(r.get("median_days")), days(r.get("rest_median_days"))

@@ -8,7 +8,8 @@ from pydantic import Field, field_validator
 
 from .base import ID_PATTERN, Strict, TimeZone
 
-__all__ = ["PrivacySettings", "IdentitySettings", "MAX_LINKS_PER_KEY", "ProjectConfig", "SourceSpec", "SourcesFile", "SOURCE_KINDS",
+__all__ = ["PrivacySettings", "IdentitySettings", "MAX_LINKS_PER_KEY", "ProjectConfig", "SourceSpec", "SourcesFile",
+           "SOURCE_KINDS",
            "DEFAULT_AGE_BANDS", "RESTRICTED_ZIP3"]
 
 #: HIPAA Safe Harbor: three-digit ZIP areas with 20,000 or fewer people (2000 Census) become "000".

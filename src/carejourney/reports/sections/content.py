@@ -28,7 +28,8 @@ def content_section(ctx: ReportContext) -> Section:
             "in the project folder"), intro))
     audits = audit_paths([folder], project=ctx.project)
     found = findings(audits)
-    rows = [[_relative(a.path, ctx), readable(a.touchpoint_type) if a.touchpoint_type else "—", f"{a.words:,}", _num(a.fk_grade), _num(a.avg_sentence_length, 0),
+    rows = [[_relative(a.path, ctx), readable(a.touchpoint_type) if a.touchpoint_type else "—", f"{a.words:,}",
+             _num(a.fk_grade), _num(a.avg_sentence_length, 0),
              "—" if a.passive_share is None else f"{a.passive_share:.0%}", ", ".join(a.unexplained_jargon) or "—",
              "; ".join(label for _, label in a.missing_essentials) or "—"] for a in audits]
     frows = [[f["severity"], _relative(f["path"], ctx), f["message"]] for f in found[:30]]

@@ -20,7 +20,8 @@ def equity_view(ctx: ReportContext) -> View:
     shown = [x for x in recs if to_number(x.get("gap")) is not None and x.get("value") != "(unknown)"]
     shown.sort(key=lambda x: -abs(to_number(x["gap"])))
     top = shown[:15]
-    rows = [[f"{names.event(x.get('from'))} → {names.event(x.get('to'))}", DIM_LABELS.get(x["dimension"], x["dimension"]), str(x.get("value")),
+    rows = [[f"{names.event(x.get('from'))} → {names.event(x.get('to'))}",
+             DIM_LABELS.get(x["dimension"], x["dimension"]), str(x.get("value")),
              fmt.people(x.get("n")), fmt.people(x.get("converted")), fmt.rate(x.get("rate"), 1),
              fmt.rate(x.get("overall_rate"), 1), _pp(x.get("gap")),
              f"{_pp(x.get('gap_lo'))} to {_pp(x.get('gap_hi'))}"] for x in top]

@@ -42,8 +42,8 @@ def topics_view(ctx: ReportContext) -> View:
     topics = [k for k, _ in ranked]
     counts = [v["people"] for _, v in ranked]
     sent = [v["weighted"] / v["n"] if v["n"] else None for _, v in ranked]
-    summary = [f"{k}: " + ctx.fmt.people(n) + f" mentions by people, mean sentiment "
-               + (("0.00" if not round(s, 2) else f"{s:+.2f}") if s is not None else "—") for k, n, s in zip(topics[:5], counts, sent)]
+    summary = [f"{k}: " + ctx.fmt.people(n) + " mentions by people, mean sentiment " + _signed(s)
+               for k, n, s in zip(topics[:5], counts, sent)]
     return View(id="topics", title=title, intro=intro, result=r, summary=summary,
                 figure=charts.topic_bars(ctx.fmt, topics, counts, sent) if topics else None,
                 chart_label="Bar chart of feedback topics by number of people mentioning them",
@@ -83,6 +83,11 @@ def quotes_view(ctx: ReportContext) -> View:
         ctx, r, "Representative comments", columns=["stage", "text", "sentiment", "cell_people"],
         labels={"text": "Comment", "sentiment": "Sentiment (-1..1)", "cell_people": "People giving feedback here"},
         values={"stage": ctx.names.stage}))
+
+
+def _signed(s) -> str:
+    """A sentiment with its sign, "0.00" rather than "-0.00"."""
+    return "—" if s is None else "0.00" if not round(s, 2) else f"{s:+.2f}"
 
 
 def _topic_label(ctx: ReportContext):

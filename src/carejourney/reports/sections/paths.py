@@ -36,7 +36,9 @@ def paths_section(ctx: ReportContext) -> Section:
                           intro="For people who reached a key step but not the next one: what they did next.",
                           table=result_table(ctx, d, "Next activity after dropping out at each key step",
                                              columns=["step_activity", "dropped", "next", "people", "share"],
-                                             labels={"step_activity": "Dropped out after", "dropped": "People who dropped out",
-                                                     "next": "What they did next", "share": "Share of those who dropped out"},
+                                             labels={"step_activity": "Dropped out after",
+                                                     "dropped": "People who dropped out",
+                                                     "next": "What they did next",
+                                                     "share": "Share of those who dropped out"},
                                              values={"step_activity": names.event, "next": names.event})))
     return Section("paths", "Paths", "How people actually moved through the journey.", views)

@@ -6,7 +6,7 @@ from .. import charts
 from ..format import to_number
 from .base import ReportContext, Section, Unavailable, View, result_table, section, unavailable_view
 
-#: The process map's rows: moves between steps (edges) and the steps themselves (nodes).
+#: The process map's rows: moves between steps, and the steps people start and end with.
 _ELEMENTS = {"edge": "Move", "start": "First step", "end": "Last step"}
 
 
