@@ -213,14 +213,19 @@ KEY_TYPES = {"web": ("client_id", "client_id"), "lead": ("lead_id", "lead"), "ca
              "patient": ("patient_id", "patient")}
 
 
+def identity_map(project) -> dict:
+    """The store's identity table: subject key → person key."""
+    store = open_store(project)
+    try:
+        return dict(store.con.con.execute("SELECT subject_key, person_key FROM identity").fetchall())
+    finally:
+        store.close()
+
+
 def check_stitching(project, truth: list[dict], data: Path) -> tuple[int, int]:
     """(people with a shared key, of them stitched into one person); asserts nobody is merged."""
     key = project_key(project)
-    store = open_store(project)
-    try:
-        identity = dict(store.con.con.execute("SELECT subject_key, person_key FROM identity").fetchall())
-    finally:
-        store.close()
+    identity = identity_map(project)
     evidence = raw_evidence(data)
     owner: dict[str, str] = {}
     with_shared, stitched = 0, 0
@@ -283,11 +288,7 @@ def test_a_placeholder_email_does_not_merge_the_leads_that_share_it(make_project
         project = load_project(root)
         ingest_sources(project)
         key = project_key(project)
-        store = open_store(project)
-        try:
-            identity = dict(store.con.con.execute("SELECT subject_key, person_key FROM identity").fetchall())
-        finally:
-            store.close()
+        identity = identity_map(project)
         leads = [identity.get(pseudonym(key, "lead", f"00QX{i:011d}")) for i in range(30)]
         calls = [identity.get(pseudonym(key, "phone", p)) for p in phones]
         made[name] = (leads, calls, root)
