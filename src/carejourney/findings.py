@@ -297,8 +297,9 @@ def _merge(ctx: AnalysisContext, jid: str, cands: list[dict], cfg: FindingsConfi
     for idx in groups.values():
         idx.sort(key=lambda i: -cands[i]["impact"])
         head = dict(cands[idx[0]])
-        head["also"] = "; ".join(f"{cands[i]['kind']}: {cands[i]['dimension']}={cands[i]['value']} "
-                                 f"({cands[i]['effect_unit']} {cands[i]['effect']:.2f})" for i in idx[1:])
+        # names only: a merged finding's own counts are not in the row, so no number derived from
+        # them may be (its effect once was, unsuppressed)
+        head["also"] = "; ".join(f"{cands[i]['kind']}: {cands[i]['dimension']}={cands[i]['value']}" for i in idx[1:])
         head["members"] = [(cands[i]["kind"], cands[i]["step"], cands[i]["dimension"], cands[i]["value"]) for i in idx]
         merged.append(head)
     return merged
@@ -313,7 +314,7 @@ def _attach_or_add(found: list[dict], fb: dict) -> None:
         found.append({**fb, "also": "", "members": [(fb["kind"], None, fb["dimension"], fb["value"])]})
         return
     head = max(same, key=lambda f: f["impact"])
-    note = f"feedback: {fb['metric'].split(':')[1]} complaints {fb['rate']:.0%} vs {fb['rest_rate']:.0%} in other journeys"
+    note = f"feedback: {fb['metric'].split(':')[1]} complaints (more than in other journeys)"
     head["also"] = f"{head['also']}; {note}" if head.get("also") else note
     head["members"] = list(head.get("members") or []) + [(fb["kind"], None, fb["dimension"], fb["value"])]
 
