@@ -65,6 +65,19 @@ def test_second_run_is_answered_from_the_cache_with_identical_frames(project, mo
         pd.testing.assert_frame_equal(a, c, obj=str(spec))
 
 
+def test_a_kept_answer_is_neither_built_nor_compiled_again(project, monkeypatch):
+    """On unchanged data a report's analyses come from kept results without building their Ibis
+    expressions (most of a warm report's time): the kept file carries the SQL and the schema."""
+    from carejourney.analyses.base import analysis_kinds, get_analysis
+    first, _ = _results(project)
+    for kind in analysis_kinds():
+        monkeypatch.setattr(get_analysis(kind), "build", lambda *a, **k: pytest.fail("built again"))
+    again, cache = _results(project)
+    assert cache.misses == 0
+    for spec, a, b in zip(SPECS, first, again):
+        pd.testing.assert_frame_equal(a, b, obj=str(spec))
+
+
 def test_new_data_is_never_answered_from_an_old_result(project):
     before, _ = _results(project)
     _ingest(project, "c.csv", 30, ["referral_received"], "C")

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Callable
 
+import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
@@ -63,24 +65,33 @@ class QueryCache:
         text = "\x1f".join((CACHE_VERSION, code_version(), self.version, self.salt, *parts))
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def analysis(self, name: str, expr: ir.Expr, compile_sql: Callable[[], str], con,
+    def analysis(self, name: str, build: Callable[[], ir.Expr], compile_sql: Callable[[ir.Expr], str], con,
                  prepare: Callable[[ir.Expr], None] | None = None) -> tuple[pd.DataFrame, str]:
         """An analysis' frame and SQL by its name (resolved spec, project settings), without
-        compiling its expression when the answer is kept: compiling is most of a report's time
-        on unchanged data. ``name`` must determine the expression (with the data and the code,
-        which are part of every key). The SQL is kept in the file's metadata, for the footnote.
-        ``prepare(expr)`` runs before an expression is executed (writes the shared tables it reads)."""
+        building or compiling its expression when the answer is kept: that is most of a report's
+        time on unchanged data. ``name`` must determine the expression (with the data and the
+        code, which are part of every key). The SQL is kept in the file's metadata, for the
+        footnote, and so is the result's Ibis schema, which turns the kept Arrow table into the
+        very frame the expression gives (``_as_pandas``). ``prepare(expr)`` runs before an
+        expression is executed (writes the shared tables it reads)."""
         path = self.folder / f"{self._hash('analysis', name)}.arrow"
         table = self._lookup(path)
+        meta = (table.schema.metadata or {}) if table is not None else {}
+        if table is not None and b"ibis_schema" in meta:
+            kept = ibis.table(ibis.schema(json.loads(meta[b"ibis_schema"])), name="kept_result")
+            return _as_pandas(kept, table), meta[b"sql"].decode()
+        expr = build()
         if table is None:
-            sql = compile_sql()
+            sql = compile_sql(expr)
             if prepare is not None:
                 prepare(expr)
             if sql.startswith(NO_SQL):
                 return con.to_pandas(expr), sql
             table = _execute(con, expr, sql)
-            table = self._keep(path, table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                                                    b"sql": sql.encode()}))
+            extra = {b"sql": sql.encode()}
+            if isinstance(expr, ir.Table):  # (a column or scalar result converts differently: built each time)
+                extra[b"ibis_schema"] = json.dumps({c: str(t) for c, t in expr.schema().items()}).encode()
+            table = self._keep(path, table.replace_schema_metadata({**(table.schema.metadata or {}), **extra}))
         return _as_pandas(expr, table), table.schema.metadata[b"sql"].decode()
 
     def frame(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:

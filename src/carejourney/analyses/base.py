@@ -152,8 +152,8 @@ def execute(spec: Spec, ctx: AnalysisContext) -> tuple[pd.DataFrame, str, float]
     analysis = get_analysis(spec.kind)
     start = time.perf_counter()
     spec = analysis.resolve(spec, ctx)
-    expr = analysis.build(spec, ctx)
-    df, sql = ctx.analysis_frame(spec, expr)
+    # built only when it is not answered from kept results (building is most of a warm report)
+    df, sql = ctx.analysis_frame(spec, lambda: analysis.build(spec, ctx))
     df = analysis.postprocess(df, spec, ctx)
     return df, sql, time.perf_counter() - start
 

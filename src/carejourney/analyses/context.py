@@ -96,16 +96,17 @@ class AnalysisContext:
             df = self.con.to_pandas(expr)
         return naive_utc(df)
 
-    def analysis_frame(self, spec, expr: ir.Expr) -> tuple[pd.DataFrame, str]:
-        """An analysis' executed expression and its SQL (``analyses.base.execute``): from the
-        query cache by the resolved spec and the project's settings when there is one, without
-        compiling the expression again."""
+    def analysis_frame(self, spec, build: Callable[[], ir.Expr]) -> tuple[pd.DataFrame, str]:
+        """An analysis' executed expression (``build()``) and its SQL (``analyses.base.execute``):
+        from the query cache by the resolved spec and the project's settings when there is one,
+        without building or compiling the expression again."""
         from .base import compile_sql
         if self.query_cache is None or self.con is None:
+            expr = build()
             sql = compile_sql(expr, self)
             return self.to_pandas(expr, sql=sql), sql
         name = "\x1f".join((spec.model_dump_json(by_alias=True), self.project.config.model_dump_json(), self.engine))
-        df, sql = self.query_cache.analysis(name, expr, lambda: compile_sql(expr, self), self.con,
+        df, sql = self.query_cache.analysis(name, build, lambda expr: compile_sql(expr, self), self.con,
                                             prepare=self._prepare)
         return naive_utc(df), sql
 
