@@ -306,3 +306,21 @@ def test_readers_see_the_journeys_words_not_its_ids(report, project):
     # durations read as durations, flags as yes / no, counts without decimals
     assert "(seconds)" not in text and not re.search(r"\b(True|False)\b", text)
     assert not re.search(r"<td[^>]*>\s*<span class=\"n\" data-kind=\"value\">0\.00</span>", report.html)
+
+
+def test_a_report_creates_no_backlog_database(tmp_path):
+    """With no `carejourney actions sync` yet the backlog view is empty and nothing is written;
+    once the SQLite file exists (or the backlog is another database) it is read."""
+    from types import SimpleNamespace
+
+    from carejourney.reports.sections.evidence import backlog_exists
+
+    def project(url):
+        return SimpleNamespace(root=tmp_path, config=SimpleNamespace(app_db=url))
+    assert not backlog_exists(project("sqlite:///target/app.sqlite"))
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "app.sqlite").write_bytes(b"")
+    assert backlog_exists(project("sqlite:///target/app.sqlite"))
+    assert backlog_exists(project(f"sqlite:///{tmp_path}/target/app.sqlite"))
+    assert not backlog_exists(project(f"sqlite:///{tmp_path}/elsewhere.sqlite"))
+    assert backlog_exists(project("postgresql://db/carejourney")) and backlog_exists(project("sqlite:///:memory:"))

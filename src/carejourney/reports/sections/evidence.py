@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 from ...errors import CarejourneyError
 from ..journey_map import TEAM_LABELS, MapItem
 from .base import ReportContext, Traced, Unavailable, accept
 
-__all__ = ["sentiment_by_stage", "findings", "actions", "findings_by_stage", "actions_by_stage"]
+__all__ = ["sentiment_by_stage", "findings", "actions", "backlog_exists", "findings_by_stage", "actions_by_stage"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def actions(ctx: ReportContext) -> list | Unavailable:
     cached = ctx.memo.get("actions")
     if cached is not None:
         return cached
+    if not backlog_exists(ctx.project):  # nothing to show: the report creates no database for it
+        ctx.memo["actions"] = []
+        return []
     try:
         from ...actions import open_actions
     except ImportError:
@@ -86,6 +90,17 @@ def actions(ctx: ReportContext) -> list | Unavailable:
             out = Unavailable(f"the action backlog cannot be read: {exc}")
     ctx.memo["actions"] = out
     return out
+
+
+def backlog_exists(project) -> bool:
+    """False when the action backlog is a SQLite file that was never written (no `carejourney
+    actions sync` yet): the report then shows an empty backlog without creating the file or
+    loading SQLAlchemy. Other databases are always asked."""
+    url = project.config.app_db
+    rel = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if not rel or rel == ":memory:":
+        return True
+    return (Path(project.root) / rel).exists()  # (an absolute path, sqlite:////…, stays absolute)
 
 
 def findings_by_stage(ctx: ReportContext) -> tuple[dict[str, list[MapItem]], list]:
