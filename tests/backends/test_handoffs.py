@@ -34,6 +34,10 @@ def test_designed_and_observed_handoffs(events_for):
     obs = df[df.kind == "observed"].set_index("step")
     assert obs.loc["appointment_booked>visit_completed"].n == 24
     assert obs.loc["appointment_booked>visit_completed"].median_hours == pytest.approx(240)
+    # the designed chain alone (what the report shows): the same designed rows, no observed ones
+    only, _, _ = execute(HandoffsSpec(censor=False, observed=False), ctx)
+    assert set(only.kind) == {"designed"}
+    pd.testing.assert_frame_equal(only.reset_index(drop=True), df[df.kind == "designed"].reset_index(drop=True))
 
 
 def _contact_people():

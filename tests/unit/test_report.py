@@ -324,3 +324,20 @@ def test_a_report_creates_no_backlog_database(tmp_path):
     assert backlog_exists(project(f"sqlite:///{tmp_path}/target/app.sqlite"))
     assert not backlog_exists(project(f"sqlite:///{tmp_path}/elsewhere.sqlite"))
     assert backlog_exists(project("postgresql://db/carejourney")) and backlog_exists(project("sqlite:///:memory:"))
+
+
+def test_handoffs_between_teams_trace_to_the_analysis(report, project):
+    """The handoffs view shows the designed chain's team changes (site visit by marketing → booking
+    by patient access → intake by operations → visit by clinical), numbers from its own result."""
+    body = views_html(report.html)["handoffs"]
+    view = next(v for s in report.sections for v in s.views if v.id == "handoffs")
+    recs = [r for r in view.result.records() if r["kind"] == "designed"]
+    assert view.result.spec.observed is False and len(recs) >= 3
+    rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>")[1], re.S)
+    assert len(rows) == len(recs)
+    fmt = Fmt(project.min_cell)
+    for row, rec in zip(rows, recs):
+        shown = re.findall(r'data-kind="people"[^>]*>([^<]*)<', row)
+        assert shown == [fmt.people_text(rec["n"]), fmt.people_text(rec["converted"])]
+    assert "Marketing → Patient access" in body and "Site visit → Appointment booked" in body
+    assert "Contacting us again" in report.html  # re-contact: the question the findings ask, one query

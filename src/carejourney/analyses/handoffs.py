@@ -53,6 +53,8 @@ class HandoffsSpec(Spec):
     contact_touchpoints: list[str] = Field(default_factory=list)
     visit_touchpoints: list[str] | None = Field(default=None, description="default: touchpoints of the 'care' stage")
     max_share: float = Field(default=0.2, ge=0, le=1, description="re-contact share above which a row is flagged")
+    observed: bool = Field(default=True, description="handoffs view: also the team changes seen in people's "
+                                                     "histories (a window over every event), not only the designed chain's")
 
 
 def _designed(ctx: AnalysisContext, spec: HandoffsSpec) -> ir.Table | None:
@@ -157,8 +159,10 @@ class HandoffsAnalysis(Analysis):
         ev = ctx.journey_events(spec.journey, spec.segment)
         if spec.view == "recontact":
             return _recontact(ctx, spec, ev)
-        obs = _observed(ev)
         des = _designed(ctx, spec)
+        if des is not None and not spec.observed:  # (the designed rows read the shared pair rows: cheap)
+            return des
+        obs = _observed(ev if spec.observed else ev.filter(ibis.literal(False)))
         return obs if des is None else ibis.union(des, obs.select(*des.columns), distinct=False)
 
     def rules(self, spec: HandoffsSpec) -> CellRules:

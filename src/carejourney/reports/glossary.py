@@ -33,6 +33,8 @@ GLOSSARY: dict[str, str] = {
     "Feedback topic": "A theme that comes up in surveys, reviews or messages, such as waiting time or billing.",
     "Content audit": "A check of patient-facing pages and messages for reading level and clarity.",
     "Reading grade": "The school grade needed to understand a text easily; lower is easier to read.",
+    "Handoff": "A key step where one team passes the person to another (patient access to clinical, clinical to billing). People are often lost or wait at handoffs.",
+    "Failure demand": "Contacts caused by something not done right the first time: calling again about the same thing, or soon after a visit.",
     "Finding": "A problem the data shows, such as a stage that misses its target, with the team that owns it.",
     "Pain point": "A finding placed on the stage of the map where it happens.",
     "Action": "A piece of work a team has taken on to fix a finding, with an owner and a status.",
