@@ -26,12 +26,13 @@ def _evidence(ctx: ReportContext, r: dict) -> Markup:
             + f.people(r.get("rest_n")) + Markup(" (") + f.rate(r.get("rest_rate"), 1) + Markup(") for everyone else"))
 
 
-def _q(v) -> str:
-    """A q-value as people can read it: "<0.001" rather than "0.000"."""
+def _q(ctx: ReportContext, v):
+    """A q-value as people can read it: "<0.001" rather than "0.000"; a hidden one marked up as
+    every suppressed cell is (``Fmt.number``)."""
     n = to_number(v)
-    if is_suppressed(v):
-        return str(v)
-    return "—" if n is None else "<0.001" if n < 0.001 else f"{n:.3f}"
+    if is_suppressed(v) or n is None or n >= 0.001:
+        return ctx.fmt.number(v, 3)
+    return "<0.001"
 
 
 def findings_view(ctx: ReportContext) -> View:
@@ -44,7 +45,7 @@ def findings_view(ctx: ReportContext) -> View:
     recs = f.records()
     rows = [[str(r.get("rank")), str(r.get("title") or ""), str(ctx.names.stage(r.get("stage")) or "—"),
              TEAM_LABELS.get(r.get("owner"), r.get("owner") or "—"), _evidence(ctx, r),
-             _q(r.get("q"))] for r in recs]
+             _q(ctx, r.get("q"))] for r in recs]
     table = Table(caption="Findings, most important first",
                   columns=["Rank", "Finding", "Stage", "Owner team", "Evidence", "q (false-discovery adjusted)"],
                   rows=rows)
