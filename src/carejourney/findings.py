@@ -28,6 +28,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Callable
 
 import ibis
 import numpy as np
@@ -39,7 +40,7 @@ from .analyses.context import AnalysisContext
 from .analyses.drivers import DriversSpec, step_wide
 from .analyses.handoffs import HandoffsSpec
 from .analyses.targets import TargetsSpec
-from .model.names import Names, spoken_duration
+from .model.names import Names, readable, spoken_duration
 from .privacy.suppression import CellRules, Suppressed, suppress
 
 __all__ = ["FindingsConfig", "collect", "find", "finding_id", "FINDING_RULES", "COLUMNS"]
@@ -370,9 +371,9 @@ def collect(ctx: AnalysisContext, cfg: FindingsConfig | None = None) -> pd.DataF
     df["rank"] = np.arange(1, len(df) + 1)
     recs = df.to_dict("records")
     names = {jid: Names(ctx.journey(jid)) for jid in ctx.project.journeys}
-    topics = _topic_labels(ctx) if any(r.get("kind") == "feedback" for r in recs) else {}
+    topic = _topic_label(ctx) if any(r.get("kind") == "feedback" for r in recs) else None
     # (written again from the shown cells when findings are shown: :func:`find`)
-    df["title"] = [describe(r, names.get(r.get("journey")), topics) for r in recs]
+    df["title"] = [describe(r, names.get(r.get("journey")), topic) for r in recs]
     df["evidence"] = [_evidence(r) for r in recs]
     df["verbatims"] = [_verbatims(ctx, r, cfg.verbatims) if i < 25 else "[]" for i, r in enumerate(df.to_dict("records"))]
     for c in COLUMNS + ["members"]:
@@ -418,26 +419,32 @@ def find(ctx: AnalysisContext, cfg: FindingsConfig | None = None, top: int | Non
     mask = rows.mask
     hidden = [set(mask.columns[mask.iloc[i].to_numpy()]) for i in range(len(shown))]
     names = {jid: Names(ctx.journey(jid)) for jid in {r.get("journey") for r in shown} if jid in ctx.project.journeys}
-    topics = _topic_labels(ctx) if any(r.get("kind") == "feedback" for r in shown) else {}
-    return rows.with_text(title=[describe(r, names.get(r.get("journey")), topics) for r in shown],
+    topic = _topic_label(ctx) if any(r.get("kind") == "feedback" for r in shown) else None
+    return rows.with_text(title=[describe(r, names.get(r.get("journey")), topic) for r in shown],
                           evidence=[_evidence(r, h, ctx.min_cell) for r, h in zip(shown, hidden)])
 
 
-def _topic_labels(ctx: AnalysisContext) -> dict[str, str]:
+def _topic_label(ctx: AnalysisContext) -> Callable[[str], str]:
+    """A feedback topic id as the taxonomy's label (the project's topics.yml first)."""
     from .voice.topics import load_taxonomy
-    tax = load_taxonomy(ctx.project)
-    return {t: tax.label(t) for t in tax.topics}
+    return load_taxonomy(ctx.project).label
+
+
+def recontact_phrase(kind: str) -> str:
+    """What a re-contact row counts (``analyses.handoffs``, view ``recontact``), in words, with the
+    window the findings ask it for (the analysis' default)."""
+    within = spoken_duration(HandoffsSpec().within)
+    return f"contacted again within {within}" if kind == "repeat" else f"contacted within {within} of their visit"
 
 
 def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v))
 
 
-def describe(r: dict, names: Names | None, topics: dict[str, str] | None = None) -> str:
+def describe(r: dict, names: Names | None, topic_label: Callable[[str], str] | None = None) -> str:
     """A finding as one plain sentence, from its shown cells: the journey's labels instead of
     ids, and where a share or a median is suppressed (a count behind it is small, or would
     reveal one), a sentence that says so instead of the number."""
-    from .model.names import readable
     label = names or _NoNames()
     hidden = "hidden to protect privacy"  # (a count behind it is small, or would reveal one)
 
@@ -474,12 +481,11 @@ def describe(r: dict, names: Names | None, topics: dict[str, str] | None = None)
         need = "50%" if metric == "median" else "90%"
         return f"{where} misses its {what} wait target of {target}: {within}, {need} needed"
     if kind == "recontact":
-        happened = "contacted again within 7 days" if r.get("metric") == "repeat" else "contacted after their visit"
-        about = f"about {label.touchpoint(r.get('touchpoint'))} ({value}) {happened}"
+        about = f"about {label.touchpoint(r.get('touchpoint'))} ({value}) {recontact_phrase(r.get('metric'))}"
         return f"{rate} of people {about}" if rate is not None else f"People {about} (share {hidden})"
     if kind == "feedback":
         _, topic, source = (str(r.get("metric") or "").split(":") + ["", ""])[:3]
-        topic = (topics or {}).get(topic, readable(topic))
+        topic = (topic_label or readable)(topic)
         at = f"{source} feedback at {label.stage(r.get('stage'))}"
         if rate is None:
             return f"'{topic}' complaints in {at} (share {hidden}), vs {rest or 'a hidden share'} in other journeys"

@@ -16,7 +16,8 @@ from ...errors import CarejourneyError
 from ..journey_map import TEAM_LABELS, MapItem
 from .base import ReportContext, Traced, Unavailable, accept
 
-__all__ = ["sentiment_by_stage", "findings", "actions", "backlog_exists", "findings_by_stage", "actions_by_stage"]
+__all__ = ["sentiment_by_stage", "findings", "actions", "backlog_exists", "findings_by_stage", "actions_by_stage",
+           "team_label"]
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def findings_by_stage(ctx: ReportContext) -> tuple[dict[str, list[MapItem]], lis
     for r in f.records():
         if r.get("stage"):
             by.setdefault(r["stage"], []).append(
-                MapItem(text=str(r.get("title") or r.get("kind")), owner=_team(r.get("owner")), severity=f"#{r.get('rank')}"))
+                MapItem(text=str(r.get("title") or r.get("kind")), owner=team_label(r.get("owner")), severity=f"#{r.get('rank')}"))
     return {k: v[:4] for k, v in by.items()}, [f]
 
 
@@ -122,10 +123,11 @@ def actions_by_stage(ctx: ReportContext) -> dict[str, list[MapItem]]:
     by: dict[str, list[MapItem]] = {}
     for r in a:
         if r.get("stage"):
-            by.setdefault(r["stage"], []).append(MapItem(text=r["title"], owner=_team(r.get("owner_team")),
+            by.setdefault(r["stage"], []).append(MapItem(text=r["title"], owner=team_label(r.get("owner_team")),
                                                          status=r.get("status")))
     return {k: v[:4] for k, v in by.items()}
 
 
-def _team(team: str | None) -> str | None:
+def team_label(team: str | None) -> str | None:
+    """A team id as readers name it (``patient_access`` → "Patient access"); None for none."""
     return TEAM_LABELS.get(team, team) if team else None

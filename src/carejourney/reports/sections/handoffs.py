@@ -8,13 +8,9 @@ from markupsafe import escape
 from ...model.names import spoken_duration
 from .. import charts
 from ..format import to_number
-from ..journey_map import TEAM_LABELS
 from .base import ReportContext, Section, Table, Unavailable, View, result_table, section, unavailable_view
+from .evidence import team_label
 
-
-
-def _team(team) -> str:
-    return TEAM_LABELS.get(team, team) if team else "—"
 
 
 def _days(hours):
@@ -37,7 +33,7 @@ def handoffs_view(ctx: ReportContext) -> View:
         return unavailable_view("handoffs", title, Unavailable(
             "no key step of this journey passes to another team (owners are set per stage and touchpoint)"), intro)
     fmt, names = ctx.fmt, ctx.names
-    labels = [f"{_team(x.get('from_owner'))} → {_team(x.get('to_owner'))}" for x in recs]
+    labels = [f"{team_label(x.get('from_owner')) or '—'} → {team_label(x.get('to_owner')) or '—'}" for x in recs]
     steps = [f"{names.touchpoint(x.get('from'))} → {names.touchpoint(x.get('to'))}" for x in recs]
     rows = [[lab, step, fmt.people(x.get("n")), fmt.people(x.get("converted")), fmt.rate(x.get("dropout"), 1),
              fmt.days(_days(x.get("median_hours"))), fmt.days(_days(x.get("p90_hours")))]
@@ -60,12 +56,12 @@ def handoffs_view(ctx: ReportContext) -> View:
 def recontact_view(ctx: ReportContext) -> View:
     title = "Contacting us again"
     from ...analyses.handoffs import HandoffsSpec
-    from ...findings import FindingsConfig  # the same question the findings ask: one query for both
+    from ...findings import FindingsConfig, recontact_phrase  # the findings' question: one query for both
     limit, within = FindingsConfig().max_recontact_share, spoken_duration(HandoffsSpec().within)
     intro = (f"Failure demand: people who called or messaged again about the same thing within {within}, or "
              f"within {within} after their visit, out of everyone who contacted us about it (or had a visit). "
              f"A row is flagged when even the low end of its 95% interval is above {limit:.0%}.")
-    kinds = {"repeat": f"Contacted again within {within}", "after_visit": f"Contacted within {within} of a visit"}
+    kinds = {k: recontact_phrase(k).capitalize() for k in ("repeat", "after_visit")}
     r = ctx.fetch("handoffs", view="recontact", max_share=limit)
     if isinstance(r, Unavailable):
         return unavailable_view("recontact", title, r, intro)
