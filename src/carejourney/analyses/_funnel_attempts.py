@@ -349,8 +349,8 @@ def _log_attempts(spec, ev: ir.Table, log, codes: list, tz: str, window_us: int,
                  **{f"u{k}": ibis.ifelse(a.start == k, a.e.u, ibis.null("int64")) for k in range(n)})
     for k in range(1, n):
         prev_s = a[f"s{k-1}"]
-        c = a[f"l{k}"].filter(lambda x: x.s > prev_s).mins()  # structs compare by their first field, s
-        a = _take(a, k, c.s, c.u, window_us, gaps.get(k))
+        a = a.mutate(_c=a[f"l{k}"].filter(lambda x: x.s > prev_s).mins())  # structs compare by their first field, s
+        a = _take(a, k, a._c.s, a._c.u, window_us, gaps.get(k)).drop("_c")
     cols = ["unit_key", "person_key", "start", "aid", "start_us", "start_ts", "by_value", "cap",
             *[f"s{k}" for k in range(n)], *[f"u{k}" for k in range(n)]]
     if hev is None:
@@ -414,14 +414,15 @@ def unit_table(spec, ctx, sets: list[list[str]], as_of: ir.Table) -> ir.Table:
             if k in after:
                 a = _cap(a, ev, after[k], k, many)
     # furthest step reached: the last of a run of matched steps starting at the entry step
-    furthest = a.start
+    # (one column a step: nesting the previous step's expression twice would double the SQL per step)
+    a = a.mutate(furthest=a.start)
     for k in range(1, n):
-        furthest = ibis.cases((a[f"u{k}"].notnull() & (furthest == k - 1), k), else_=furthest)
+        a = a.mutate(furthest=ibis.cases((a[f"u{k}"].notnull() & (a.furthest == k - 1), k), else_=a.furthest))
     reach = {}
     for k in range(n):
         reach[f"r{k}"] = (ibis.greatest(*[a[f"u{i}"] for i in range(k + 1)]) if spec.order == "unordered" and k
                           else a[f"u{k}"])
-    a = a.mutate(furthest=furthest, **reach)
+    a = a.mutate(**reach)
     best = a.mutate(_rn=ibis.row_number().over(group_by=a.unit_key,
                                                order_by=[a.furthest.desc(), a.start_us, a.aid]))
     best = best.filter(best._rn == 0)
