@@ -325,9 +325,10 @@ def _log_attempts(spec, ev: ir.Table, log, codes: list, tz: str, window_us: int,
         heavy = people.filter(people.n_events > HEAVY_UNIT_EVENTS).select(h_unit=people.pid)
         hev = ev.semi_join(heavy, ev.unit_key == heavy.h_unit)
         ev = ev.anti_join(heavy, ev.unit_key == heavy.h_unit)
-    item = ibis.struct({"s": ev.seq, "u": ev.us, "t": ev.ts})
+    # the struct as a column: built once per event, not once in every list's argument and filter
+    ev = ev.mutate(_item=ibis.struct({"s": ev.seq, "u": ev.us, "t": ev.ts}))
     per = ev.group_by("unit_key").aggregate(
-        **{f"l{k}": item.collect(where=ev.step_col.isin(c)) for k, c in enumerate(codes)})
+        **{f"l{k}": ev._item.collect(where=ev.step_col.isin(c)) for k, c in enumerate(codes)})
     lo, hi = day_range_us(spec.date_from, spec.date_to, tz)
 
     def in_range(x):
