@@ -1,18 +1,21 @@
 """Shared tables (analyses/_shared.py): the same answers as inline queries, never stale, never
-written for a report answered from the query cache."""
+written for a report answered from the query cache, kept in the store for later processes."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import ibis
 import pandas as pd
 import pytest
 
 from carejourney.analyses._shared import PREFIX
+from carejourney.analyses._steps import journey_step_table, resolve_steps
 from carejourney.analyses.base import execute, parse_spec
 from carejourney.analyses.context import AnalysisContext
 from carejourney.model.events import PERSON_ATTRIBUTES, SCHEMAS
 from carejourney.project import load_project
-from carejourney.store import open_store
+from carejourney.store import Store, open_store
 from tests.conftest import _events_frame
 from tests.functional.test_query_cache import SPECS, _ingest, project  # noqa: F401 (fixture)
 
@@ -82,7 +85,15 @@ def test_a_shared_table_of_older_data_is_never_read(duckdb_con, mini_project):
     assert list(funnel["reached"]) == [40, 30]
 
 
+def _kept_tables(con) -> list[str]:
+    """The shared tables written to the store's file (not temporary)."""
+    rows = con.con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND starts_with(table_name, ?)",
+                           [PREFIX]).fetchall()
+    return sorted(r[0] for r in rows)
+
+
 def test_a_report_answered_from_the_cache_writes_no_shared_table(project):  # noqa: F811
+    kept = None
     for attempt in range(2):
         p = load_project(project)
         store = open_store(p)
@@ -92,10 +103,43 @@ def test_a_report_answered_from_the_cache_writes_no_shared_table(project):  # no
                 execute(parse_spec(s), ctx)
             if attempt == 0:
                 assert _shared_tables(store.con) and ctx.query_cache.misses
-            else:
-                assert ctx.query_cache.misses == 0 and not _shared_tables(store.con)
+                kept = _kept_tables(store.con)
+                assert kept and set(kept) < set(_shared_tables(store.con))  # the shared events stay temporary
+            else:  # only what the first process kept in the file: nothing written this time
+                assert ctx.query_cache.misses == 0 and _shared_tables(store.con) == kept
         finally:
             store.close()
+
+
+def test_a_later_process_reads_the_kept_tables_without_the_events(project, monkeypatch):  # noqa: F811
+    """A new process on the same data (e.g. ``carejourney report --segment`` after ``run``) reads
+    the person-level tables an earlier one kept — it writes neither them nor the shared events they
+    were built on — and gets the same answers; a table kept by other code is never read."""
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    specs = [{"kind": "funnel"}, {"kind": "drivers"}]
+    answers, kept = [], []
+    for _ in range(2):
+        p = load_project(project)
+        store = open_store(p)
+        try:
+            ctx = AnalysisContext.from_store(p, store)
+            answers.append([execute(parse_spec(s), ctx)[0] for s in specs])
+            kept.append(_kept_tables(store.con))
+            temp = [t for t in _shared_tables(store.con) if t not in kept[-1]]
+        finally:
+            store.close()
+    assert kept[0] == kept[1] and {n.split("_")[4] for n in kept[0]} == {"funnel", "pair", "step"}
+    assert not temp  # the kept tables were read; the shared events they are built on were not needed
+    for a, b in zip(*answers):
+        pd.testing.assert_frame_equal(a, b)
+    monkeypatch.setattr("carejourney.analyses._cache.code_version", lambda: "other code")
+    p = load_project(project)
+    store = open_store(p)
+    try:
+        execute(parse_spec(specs[0]), AnalysisContext.from_store(p, store))
+        assert set(_kept_tables(store.con)).isdisjoint(kept[0])  # rebuilt, the old ones dropped
+    finally:
+        store.close()
 
 
 def test_shared_tables_built_on_shared_tables_are_written_and_described_in_order(project):  # noqa: F811
@@ -135,3 +179,55 @@ def test_a_context_whose_tables_another_context_dropped_writes_them_again(duckdb
     assert execute(spec, new)[0]["converted"].sum() == 30
     assert execute(spec, old)[0]["converted"].sum() == 10
     assert execute(spec, new)[0]["converted"].sum() == 30
+
+
+def test_a_read_only_store_keeps_nothing_in_the_file(project, monkeypatch):  # noqa: F811
+    """A store opened read-only (next to a running ingest, say) gets its shared tables for its
+    connection only, and leaves the file as it was — kept tables of other code included."""
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    p = load_project(project)
+    store = open_store(p)
+    try:
+        execute(parse_spec({"kind": "funnel"}), AnalysisContext.from_store(p, store))
+        before = _kept_tables(store.con)
+    finally:
+        store.close()
+    monkeypatch.setattr("carejourney.analyses._cache.code_version", lambda: "other code")
+    path = project / "target" / "carejourney.duckdb"
+    store = Store(ibis.duckdb.connect(str(path), read_only=True))
+    try:
+        df, _, _ = execute(parse_spec({"kind": "funnel"}), AnalysisContext.from_store(p, store))
+        assert df["reached"].iloc[0] > 0 and _shared_tables(store.con)
+        assert _kept_tables(store.con) == before  # its own are temporary; the file's are not dropped
+    finally:
+        store.close()
+
+
+def test_a_segments_analyses_read_everyones_person_tables_and_agree_with_its_own(duckdb_con, mini_project):
+    """A segment's funnel units and pair rows are everyone's of the segment's people (what lets a
+    segment's first report read the tables everyone's report kept): the answers equal those of
+    the segment computed on its own, inline."""
+    people = {f"p{i}": {"events": [("referral_received", "2026-01-02"),
+                                   *([("appointment_booked", f"2026-01-{3 + i % 9:02d}")] if i % 4 else []),
+                                   *([("visit_completed", "2026-02-01")] if i % 3 == 0 else [])],
+                        "attrs": {"age_band": "65-74" if i % 2 else "35-49", "language": "es" if i % 5 else "en"}}
+              for i in range(90)}
+    shared = _context(duckdb_con, mini_project, people, "v1")
+    inline = _context(duckdb_con, mini_project, people, "v1", suffix="_inline")
+    inline.data_version = None  # nothing shared: every query from the events
+    specs = [{"kind": "funnel", "segment": "senior"}, {"kind": "funnel", "segment": "adult", "steps_kind": "stage",
+                                                       "steps": ["access", "care"], "open": True},
+             {"kind": "drivers", "segment": "senior"}, {"kind": "targets", "segment": "senior"},
+             {"kind": "equity", "segment": "adult", "dimensions": ["language"]}]
+    for s in specs:
+        a, sql, _ = execute(parse_spec(s), shared)
+        b, _, _ = execute(parse_spec(s), inline)
+        pd.testing.assert_frame_equal(a, b, obj=str(s))
+        if s["kind"] == "funnel":  # read from everyone's units, restricted to the segment
+            assert "_funnel_units_" in sql and "SEMI" in sql.upper()
+    assert execute(parse_spec(specs[0]), shared)[0]["reached"].iloc[0] == 45
+    steps = resolve_steps(shared.journey(None))
+    rows = [ctx.to_pandas(journey_step_table(ctx, None, "senior", steps, timedelta(days=90)))
+            .sort_values(["step_no", "person_key"], ignore_index=True) for ctx in (shared, inline)]
+    pd.testing.assert_frame_equal(*rows)
+    assert rows[0].person_key.nunique() == 45  # the segment's people only

@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 
 from ..model.journey import Journey
 
-__all__ = ["JourneyLog", "LOG_VERSION", "build_log", "log_expression", "fingerprint"]
+__all__ = ["JourneyLog", "LOG_VERSION", "build_log", "log_expression", "fingerprint", "read_only"]
 
 #: Bump when the log's columns or ordering change: stored logs are then rebuilt.
 LOG_VERSION = "4"
@@ -122,10 +122,11 @@ def build_log(con, journey: Journey, ev: ir.Table, data_version: str,
     if prepare is not None:
         prepare(ev)
     # a store opened read-only (e.g. next to a running ingest) gets a log for this connection only
-    return _write(con, journey, ev, fp, temp=_read_only(con), stale=meta_name in existing)
+    return _write(con, journey, ev, fp, temp=read_only(con), stale=meta_name in existing)
 
 
-def _read_only(con) -> bool:
+def read_only(con) -> bool:
+    """Whether the store's database was opened read-only (derived tables then live in memory)."""
     row = con.con.execute("SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     return bool(row and row[0])
 

@@ -12,10 +12,18 @@ parameters) and the store's data version — so a table made before new data was
 never read for the new data: the new version gives a new name. Names start with a tag of the
 data version, and writing a table drops the ones of other versions (a long-lived connection
 would otherwise keep a copy of the events per ingest). A shared table may be built on others
-(the step counts read the shared events): they are written first. Temporary tables live as long as
-the connection and are never written to the database file. Only DuckDB contexts with a data
-version share (like the journey log); elsewhere :meth:`AnalysisContext.shared` returns the
-expression itself, which gives the same rows (the backend tests run both).
+(the step counts read the shared events): they are written first, unless the table built on them
+is there already.
+
+*Kept* tables (the default: the funnels' per-person tables, the pair rows, the step counts) are
+written to the store's database file, so a later process on the same data — ``carejourney report
+--segment …`` after ``carejourney run``, ``analyze``, ``findings`` — reads them instead of going
+over every event again; their names also carry the code's version (``_cache.code_version``), so
+a table written by other code is never read. The shared events and persons are temporary (they
+live as long as the connection): a copy of every event in the file would double the store, and
+rebuilding them is cheap. A read-only store gets temporary tables only. Only DuckDB contexts
+with a data version share (like the journey log); elsewhere :meth:`AnalysisContext.shared`
+returns the expression itself, which gives the same rows (the backend tests run both).
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from typing import Callable
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
+
+from ._log import read_only
 
 __all__ = ["SharedTables", "PREFIX"]
 
@@ -44,25 +54,32 @@ class SharedTables:
         self._source: dict[str, ir.Table] = {}
         self._sql: dict[str, str] = {}
         self._custom: dict[str, Callable] = {}
+        self._kept: set[str] = set()
 
     def name(self, kind: str, key) -> str:
-        """``_cj_shared_<data version tag>_<kind>_<hash of kind, key, data version>``."""
-        payload = json.dumps([SHARED_VERSION, kind, key, self._version()], sort_keys=True, default=str)
-        return f"{PREFIX}{self._tag()}_{kind}_{hashlib.sha256(payload.encode()).hexdigest()[:20]}"
+        """``_cj_shared_<tag>_<kind>_<hash of kind, key, data version, code version>``."""
+        payload = json.dumps([kind, key, self._version()], sort_keys=True, default=str)
+        return f"{PREFIX}{self._tag()}_{kind}_{hashlib.sha256((self._tag() + payload).encode()).hexdigest()[:20]}"
 
     def _tag(self) -> str:
-        return hashlib.sha256(self._version().encode()).hexdigest()[:8]
+        """A tag of the data version and the code: tables with another tag are of replaced data or
+        other code, and are dropped when a table is written."""
+        from ._cache import code_version
+        return hashlib.sha256(f"{SHARED_VERSION}|{code_version()}|{self._version()}".encode()).hexdigest()[:8]
 
     def table(self, kind: str, key, build: Callable[[], ir.Table],
-              sql: Callable[[Callable[[ir.Expr], str]], str] | None = None) -> ir.Table:
+              sql: Callable[[Callable[[ir.Expr], str]], str] | None = None, keep: bool = True) -> ir.Table:
         """A table named by ``kind``, ``key`` and the data version, holding ``build()``'s rows once a
         query reading it is executed. ``key`` must determine ``build()``'s result on given data.
-        ``sql(compile)``: the SQL that fills it instead of ``build()``'s (same rows and schema)."""
+        ``sql(compile)``: the SQL that fills it instead of ``build()``'s (same rows and schema).
+        ``keep``: written to the store's file for later processes (else for this connection only)."""
         name = self.name(kind, key)
         if name not in self._source:  # built once: drivers, equity and the findings ask for the same counts
             self._source[name] = build()
             if sql is not None:
                 self._custom[name] = sql
+            if keep:
+                self._kept.add(name)
         return ibis.table(self._source[name].schema(), name=name)
 
     def _read_by(self, expr: ir.Expr) -> list[str]:
@@ -84,24 +101,39 @@ class SharedTables:
 
     def prepare(self, expr: ir.Expr) -> None:
         """Write the shared tables ``expr`` reads that do not exist yet (called before executing it)."""
-        todo = self._closure(expr)
-        if not todo:
+        wanted = self._read_by(expr)
+        if not wanted:
             return
         # asked of the connection each time (not only "not made yet"): another context on it may
-        # have dropped a table of older data that this context still reads
-        existing = set(self.con.list_tables())
+        # have dropped a table of older data that this context still reads, and another process
+        # may have kept one in the file
+        raw = self.con.con
+        tables = raw.execute(
+            "SELECT table_name, temporary FROM duckdb_tables() WHERE starts_with(table_name, ?) "
+            "AND database_name IN (current_database(), 'temp')", [PREFIX]).fetchall()
+        writable = not read_only(self.con)
+        existing = set()
         tag = self._tag()
-        for stale in [t for t in existing if t.startswith(PREFIX) and t[len(PREFIX):len(PREFIX) + 8] != tag]:
-            # of data this connection has seen replaced (a long-lived connection, e.g. the dashboard's)
-            self.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{stale}"')
-            existing.discard(stale)
-        for name in todo:  # a shared table after the ones it is built on (e.g. step counts on events)
-            source = self._source[name]
-            if name not in existing:  # another context on this connection may have written it already
-                # from the SQL compiled for the footnote (compiling is 0.1-0.3 s of Python); memtables
-                # registered as Ibis' own execution does (as analyses._cache does)
-                self.con._run_pre_execute_hooks(source)
-                self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {self.sql(name)}')
+        for name, temporary in tables:
+            if name[len(PREFIX):len(PREFIX) + 8] == tag:
+                existing.add(name)
+            elif temporary or writable:  # of data this connection, or the file, has seen replaced
+                raw.execute(f'DROP TABLE IF EXISTS {"temp.main." if temporary else ""}"{name}"')
+        todo: list[str] = []
+
+        def visit(name: str) -> None:  # what is missing, each after the missing ones it is built on
+            if name not in todo and name not in existing:
+                for dep in self._read_by(self._source[name]):
+                    visit(dep)
+                todo.append(name)
+        for name in wanted:
+            visit(name)
+        for name in todo:
+            # from the SQL compiled for the footnote (compiling is 0.1-0.3 s of Python); memtables
+            # registered as Ibis' own execution does (as analyses._cache does)
+            self.con._run_pre_execute_hooks(self._source[name])
+            kind = "TABLE" if writable and name in self._kept else "TEMPORARY TABLE"
+            raw.execute(f'CREATE {kind} "{name}" AS {self.sql(name)}')
 
     def sql(self, name: str) -> str:
         """The compiled query of the shared table ``name`` (compiled once)."""

@@ -163,14 +163,18 @@ def journey_pair_rows(ctx, journey_id: str | None, segment: str | None,
     When every pair is one of the journey's own (:func:`journey_pairs`) and the context shares
     tables, the person-level rows come from one table of all of them (``AnalysisContext.shared``):
     drivers, equity, handoffs and targets then read it instead of each going over the events.
-    A pair's rows do not depend on the other pairs computed with it, so the rows are the same."""
+    A pair's rows do not depend on the other pairs computed with it, so the rows are the same;
+    nor on other people, so a segment's rows are everyone's rows of the segment's people (a
+    segment's first report reads the table kept by everyone's)."""
     j = ctx.journey(journey_id)
-    ev = ctx.journey_events(journey_id, segment)
     wanted = [_as_sets(p) for p in pairs]
     common = journey_pairs(j)
     if not ctx.shares_tables or not all(p in common for p in wanted):
-        return pair_rows(ev, pairs, window, data_end)
-    base = ctx.shared("pair_base", [j.measured(), segment], lambda: pair_base(ev, common))
+        return pair_rows(ctx.journey_events(journey_id, segment), pairs, window, data_end)
+    everyone = ctx.journey_events(journey_id)
+    base = ctx.shared("pair_base", [j.measured()], lambda: pair_base(everyone, common))
+    if segment is not None:
+        base = base.semi_join(ctx.segment_members(j, segment), "person_key")
     index = {p: i for i, p in enumerate(common)}
     pick = ibis.memtable({"_common": [index[p] for p in wanted], "_pair": list(range(len(wanted)))})
     rows = base.inner_join(pick, base.pair == pick._common)

@@ -62,8 +62,8 @@ class AnalysisContext:
         if ctx.shares_tables:
             # every analysis reads the events (with their stitched person keys) and the persons: as
             # shared tables they are computed once per report, not inside each query
-            ctx.events = ctx.shared("events", [], store.events)
-            ctx.persons = ctx.shared("persons", [], lambda: store.persons(ctx.events))
+            ctx.events = ctx.shared("events", [], store.events, keep=False)
+            ctx.persons = ctx.shared("persons", [], lambda: store.persons(ctx.events), keep=False)
         return ctx
 
     # -- facts ---------------------------------------------------------------------------
@@ -112,17 +112,19 @@ class AnalysisContext:
 
     # -- shared tables -------------------------------------------------------------------
     def shared(self, kind: str, key, build: Callable[[], ir.Table],
-               sql: Callable[[Callable[[ir.Expr], str]], str] | None = None) -> ir.Table:
+               sql: Callable[[Callable[[ir.Expr], str]], str] | None = None, keep: bool = True) -> ir.Table:
         """``build()``'s rows as a table several analyses read, written once per data version on
         first use (:mod:`analyses._shared`); where nothing is shared (not DuckDB, no data version,
         ``CAREJOURNEY_SHARED_TABLES=0``), the expression itself. ``sql(compile)``, when given,
-        is DuckDB SQL giving the same rows, written with what Ibis cannot say (e.g. GROUPING SETS)."""
+        is DuckDB SQL giving the same rows, written with what Ibis cannot say (e.g. GROUPING SETS).
+        ``keep``: kept in the store's file for later processes on the same data (else for this
+        connection only)."""
         if not self.shares_tables:
             return build()
         if "_shared" not in self.__dict__:
             from ._shared import SharedTables
             self.__dict__["_shared"] = SharedTables(self.con, self.data_version)
-        return self.__dict__["_shared"].table(kind, key, build, sql)
+        return self.__dict__["_shared"].table(kind, key, build, sql, keep)
 
     @property
     def shares_tables(self) -> bool:

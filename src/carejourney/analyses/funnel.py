@@ -223,16 +223,22 @@ class Funnel(Analysis):
 
 
 def _units(spec: FunnelSpec, ctx: AnalysisContext, sets) -> ir.Table:
-    """The unit table (``_funnel_attempts.unit_table``); for everyone in the journey without a
-    breakdown, shared (``AnalysisContext.shared``): the key-step funnel and the segment comparison
-    ask for the same one."""
-    def build():
+    """The unit table (``_funnel_attempts.unit_table``); without a breakdown, everyone's is shared
+    (``AnalysisContext.shared``): the key-step funnel and the segment comparison ask for the same
+    one, and a segment's units are everyone's units of the segment's people (a unit's best attempt
+    depends on its own events alone), so a segment's first report reads the table kept by
+    everyone's instead of matching its people's steps again."""
+    if spec.by is not None:
         return unit_table(spec, ctx, sets, as_of_table(spec.as_of, ctx))
-    if spec.segment is not None or spec.by is not None:
-        return build()
-    key = [spec.model_dump(mode="json", exclude={"trend", "top"}), ctx.journey(spec.journey).measured(),
+    if not ctx.shares_tables and spec.segment is not None:  # (nothing kept to restrict)
+        return unit_table(spec, ctx, sets, as_of_table(spec.as_of, ctx))
+    base = spec.model_copy(update={"segment": None})
+    key = [base.model_dump(mode="json", exclude={"trend", "top"}), ctx.journey(spec.journey).measured(),
            ctx.timezone]
-    return ctx.shared("funnel_units", key, build)
+    everyone = ctx.shared("funnel_units", key, lambda: unit_table(base, ctx, sets, as_of_table(base.as_of, ctx)))
+    if spec.segment is None:
+        return everyone
+    return units_of(everyone, base, ctx, sets, ctx.segment_members(ctx.journey(spec.journey), spec.segment))
 
 
 def _int(v) -> int:
