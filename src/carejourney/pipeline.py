@@ -34,13 +34,17 @@ Phase = Callable[[str], None]
 @dataclass
 class RunSummary:
     receipts: list = field(default_factory=list)
-    report: Path | None = None
+    report: Path | None = None  # the default journey's
+    #: the other journeys' reports, by journey id
+    reports: dict[str, Path] = field(default_factory=dict)
     findings: int | None = None
 
 
 def run_project(project, *, on_phase: Phase | None = None, on_file=None, report: bool = True) -> RunSummary:
     """Ingest declared sources (idempotent), order each journey's events once (the stored journey
-    log the sequence analyses read), then write the report."""
+    log the sequence analyses read), then write every journey's report: the default journey's to
+    ``target/report.html``, each other one's to ``target/report-<journey>.html``. Analysing is
+    the pipeline's job: afterwards ``carejourney report`` of any journey reads kept results."""
     from .ingest import ingest_sources
     from .store import open_store
     say = on_phase or (lambda s: None)
@@ -62,6 +66,13 @@ def run_project(project, *, on_phase: Phase | None = None, on_file=None, report:
             say("report")
             from .reports.render import write_report
             summary.report = write_report(project, store=store)
+            others = [j for j in project.journeys if j != project.journey().journey]
+            if others:
+                say("other reports")
+            for journey_id in others:
+                summary.reports[journey_id] = write_report(
+                    project, journey=journey_id, store=store,
+                    output=project.target_dir / f"report-{journey_id}.html")
     finally:
         store.close()
     return summary

@@ -11,7 +11,8 @@ from .common import console, load
 
 _PHASES = {"scaffold": "Scaffolding the project", "synthesise": "Synthesising a population",
            "ingest": "Ingesting and de-identifying sources",
-           "journey log": "Ordering each journey's events (the journey log)", "report": "Running analyses and writing the report"}
+           "journey log": "Ordering each journey's events (the journey log)", "report": "Running analyses and writing the report",
+           "other reports": "The other journeys' reports"}
 
 
 def _progress():
@@ -45,12 +46,15 @@ def _print_summary(summary) -> None:
                       "(see `carejourney status`).")
     if summary.report:
         console.print(f"[bold green]Journey report:[/] {summary.report}")
+    for journey_id, path in summary.reports.items():
+        console.print(f"  {journey_id}: {path}")
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def run(no_report: bool = typer.Option(False, "--no-report", help="Ingest only.")) -> None:
-        """Ingest every declared source, run the analyses and write target/report.html."""
+        """Ingest every declared source, run the analyses and write every journey's report
+        (target/report.html for the default journey, target/report-<journey>.html for the others)."""
         from ..pipeline import run_project
         project = load()
         _print_summary(_run_with_progress(lambda **kw: run_project(project, report=not no_report, **kw)))

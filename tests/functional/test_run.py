@@ -1,0 +1,44 @@
+"""carejourney run: ingest, analyse, and every journey's report — later reports read kept results."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from carejourney.cli import main
+from tests.conftest import MINI_JOURNEY
+from tests.functional.test_query_cache import _ingest
+
+SECOND = """\
+journey: referrals
+title: Referral follow-up
+kind: specialty
+stages:
+  - {id: access, owner: patient_access}
+  - {id: care, owner: clinical}
+touchpoints:
+  - {id: referral_received, stage: access, channel: referral, key_step: true}
+  - {id: appointment_booked, stage: access, channel: phone, key_step: true}
+  - {id: visit_completed, stage: care, channel: in_person, key_step: true}
+"""
+
+
+def _title(path) -> str:
+    return re.search(r"<title>(.*?)</title>", path.read_text()).group(1)
+
+
+def test_run_writes_every_journeys_report_and_later_reports_compute_nothing(make_project, monkeypatch, capsys):
+    root = make_project({"journeys/care.yml": MINI_JOURNEY, "journeys/referrals.yml": SECOND})
+    _ingest(root, "a.csv", 40, ["referral_received", "appointment_booked", "visit_completed"], "A")
+    capsys.readouterr()
+    assert main(["--project", str(root), "run"]) == 0
+    out = capsys.readouterr().out
+    default, other = root / "target" / "report.html", root / "target" / "report-referrals.html"
+    assert _title(default) == "care: journey report" and _title(other) == "Referral follow-up: journey report"
+    assert "referrals:" in out and "target/report-referrals.html" in "".join(out.split())  # (rich may wrap it)
+    # analysing was run's job: a report of either journey afterwards executes no query
+    monkeypatch.setattr("carejourney.analyses._cache._execute", lambda *a: pytest.fail("a query was executed"))
+    for journey in ("care", "referrals"):
+        assert main(["--project", str(root), "report", "--journey", journey, "-o", str(root / f"{journey}.html")]) == 0
+        assert _title(root / f"{journey}.html") == _title(default if journey == "care" else other)
