@@ -226,6 +226,8 @@ def test_a_segments_analyses_read_everyones_person_tables_and_agree_with_its_own
         if s["kind"] == "funnel":  # read from everyone's units, restricted to the segment
             assert "_funnel_units_" in sql and "SEMI" in sql.upper()
     assert execute(parse_spec(specs[0]), shared)[0]["reached"].iloc[0] == 45
+    # the members themselves are computed once and kept, not evaluated again in every query
+    assert {n.split("_")[4] for n in _kept_tables(duckdb_con)} >= {"segment", "funnel", "pair"}
     steps = resolve_steps(shared.journey(None))
     rows = [ctx.to_pandas(journey_step_table(ctx, None, "senior", steps, timedelta(days=90)))
             .sort_values(["step_no", "person_key"], ignore_index=True) for ctx in (shared, inline)]

@@ -193,10 +193,18 @@ class AnalysisContext:
         return ev
 
     def segment_members(self, journey: Journey, segment_id: str) -> ir.Table:
+        """The segment's people (``person_key``): its rule on person attributes, and its entry
+        touchpoint (each person's first journey event, a window over every event). Shared and
+        kept (:meth:`shared`): a segment's report asks for them in nearly every query, and a
+        window over all events in each was most of a first report for an entry segment."""
         seg = next((s for s in journey.segments if s.id == segment_id), None)
         if seg is None:
             raise SpecError(f"journey '{journey.journey}' has no segment '{segment_id}'"
                             f"{did_you_mean(segment_id, [s.id for s in journey.segments])}")
+        rules = [journey.measured(), segment_id]
+        return self.shared("segment_members", rules, lambda: self._segment_members(journey, seg))
+
+    def _segment_members(self, journey: Journey, seg) -> ir.Table:
         p = self.persons
         members = p.filter(rule_predicate(p, seg.where)).select("person_key")
         if seg.entry_touchpoint:
