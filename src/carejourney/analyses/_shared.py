@@ -15,7 +15,8 @@ would otherwise keep a copy of the events per ingest). A shared table may be bui
 (the step counts read the shared events): they are written first, unless the table built on them
 is there already.
 
-*Kept* tables (the default: the funnels' per-person tables, the pair rows, the step counts) are
+*Kept* tables (the default: the funnels' per-person tables, the pair rows, the step counts,
+segment members) are
 written to the store's database file, so a later process on the same data — ``carejourney report
 --segment …`` after ``carejourney run``, ``analyze``, ``findings`` — reads them instead of going
 over every event again; their names also carry the code's version (``_cache.code_version``), so
@@ -58,8 +59,9 @@ class SharedTables:
 
     def name(self, kind: str, key) -> str:
         """``_cj_shared_<tag>_<kind>_<hash of kind, key, data version, code version>``."""
+        tag = self._tag()
         payload = json.dumps([kind, key, self._version()], sort_keys=True, default=str)
-        return f"{PREFIX}{self._tag()}_{kind}_{hashlib.sha256((self._tag() + payload).encode()).hexdigest()[:20]}"
+        return f"{PREFIX}{tag}_{kind}_{hashlib.sha256((tag + payload).encode()).hexdigest()[:20]}"
 
     def _tag(self) -> str:
         """A tag of the data version and the code: tables with another tag are of replaced data or
@@ -85,13 +87,13 @@ class SharedTables:
     def _read_by(self, expr: ir.Expr) -> list[str]:
         return list(dict.fromkeys(t.name for t in expr.op().find(ops.UnboundTable) if t.name in self._source))
 
-    def _closure(self, expr: ir.Expr) -> list[str]:
+    def _closure(self, expr: ir.Expr, have: set[str] | frozenset[str] = frozenset()) -> list[str]:
         """The shared tables ``expr`` reads, directly or through other shared tables, each after
-        the ones it is built on."""
+        the ones it is built on — leaving out those in ``have`` and what only they are built on."""
         out: list[str] = []
 
         def visit(name: str) -> None:
-            if name not in out:
+            if name not in out and name not in have:
                 for dep in self._read_by(self._source[name]):
                     visit(dep)
                 out.append(name)
@@ -101,8 +103,7 @@ class SharedTables:
 
     def prepare(self, expr: ir.Expr) -> None:
         """Write the shared tables ``expr`` reads that do not exist yet (called before executing it)."""
-        wanted = self._read_by(expr)
-        if not wanted:
+        if not self._read_by(expr):
             return
         # asked of the connection each time (not only "not made yet"): another context on it may
         # have dropped a table of older data that this context still reads, and another process
@@ -119,16 +120,7 @@ class SharedTables:
                 existing.add(name)
             elif temporary or writable:  # of data this connection, or the file, has seen replaced
                 raw.execute(f'DROP TABLE IF EXISTS {"temp.main." if temporary else ""}"{name}"')
-        todo: list[str] = []
-
-        def visit(name: str) -> None:  # what is missing, each after the missing ones it is built on
-            if name not in todo and name not in existing:
-                for dep in self._read_by(self._source[name]):
-                    visit(dep)
-                todo.append(name)
-        for name in wanted:
-            visit(name)
-        for name in todo:
+        for name in self._closure(expr, existing):  # what is missing, after what it is built on
             # from the SQL compiled for the footnote (compiling is 0.1-0.3 s of Python); memtables
             # registered as Ibis' own execution does (as analyses._cache does)
             self.con._run_pre_execute_hooks(self._source[name])

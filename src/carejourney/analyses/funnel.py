@@ -228,9 +228,7 @@ def _units(spec: FunnelSpec, ctx: AnalysisContext, sets) -> ir.Table:
     one, and a segment's units are everyone's units of the segment's people (a unit's best attempt
     depends on its own events alone), so a segment's first report reads the table kept by
     everyone's instead of matching its people's steps again."""
-    if spec.by is not None:
-        return unit_table(spec, ctx, sets, as_of_table(spec.as_of, ctx))
-    if not ctx.shares_tables and spec.segment is not None:  # (nothing kept to restrict)
+    if spec.by is not None or (spec.segment is not None and not ctx.shares_tables):  # (nothing kept to restrict)
         return unit_table(spec, ctx, sets, as_of_table(spec.as_of, ctx))
     base = spec.model_copy(update={"segment": None})
     key = [base.model_dump(mode="json", exclude={"trend", "top"}), ctx.journey(spec.journey).measured(),
