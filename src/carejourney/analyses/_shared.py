@@ -56,6 +56,7 @@ class SharedTables:
         self._sql: dict[str, str] = {}
         self._custom: dict[str, Callable] = {}
         self._kept: set[str] = set()
+        self._writable = not read_only(con)  # (asked once: a connection's mode does not change)
 
     def name(self, kind: str, key) -> str:
         """``_cj_shared_<tag>_<kind>_<hash of kind, key, data version, code version>``."""
@@ -112,7 +113,7 @@ class SharedTables:
         tables = raw.execute(
             "SELECT table_name, temporary FROM duckdb_tables() WHERE starts_with(table_name, ?) "
             "AND database_name IN (current_database(), 'temp')", [PREFIX]).fetchall()
-        writable = not read_only(self.con)
+        writable = self._writable
         existing = set()
         tag = self._tag()
         for name, temporary in tables:
