@@ -16,7 +16,7 @@ from carejourney.analyses.context import AnalysisContext
 from carejourney.model.events import PERSON_ATTRIBUTES, SCHEMAS
 from carejourney.project import load_project
 from carejourney.store import Store, open_store
-from tests.conftest import _events_frame
+from tests.conftest import MINI_JOURNEY, _events_frame, key_of
 from tests.functional.test_query_cache import SPECS, _ingest, project  # noqa: F401 (fixture)
 
 SHARING = [{"kind": "drivers"}, {"kind": "equity"}, {"kind": "targets"}, {"kind": "funnel"},
@@ -79,7 +79,7 @@ def test_a_shared_table_of_older_data_is_never_read(duckdb_con, mini_project):
     assert before["converted"].sum() == 10 and after["converted"].sum() == 30
     # the older version's tables were dropped when the new ones were written: no copy of old data lingers
     names = _shared_tables(duckdb_con)
-    assert {n.split("_")[4] for n in names} == {"step", "pair"} and len(names) == 2
+    assert {n.split("_")[4] for n in names} == {"step", "pair", "person", "feature"} and len(names) == 4
     assert all(n in new.__dict__["_shared"]._source for n in names)  # the new data's tables
     funnel, _, _ = execute(parse_spec({"kind": "funnel", "steps": "referral_received,appointment_booked"}), new)
     assert list(funnel["reached"]) == [40, 30]
@@ -104,7 +104,7 @@ def test_a_report_answered_from_the_cache_writes_no_shared_table(project):  # no
             if attempt == 0:
                 assert _shared_tables(store.con) and ctx.query_cache.misses
                 kept = _kept_tables(store.con)
-                assert kept and set(kept) < set(_shared_tables(store.con))  # the shared events stay temporary
+                assert kept and set(kept) == set(_shared_tables(store.con))  # every shared table is kept
             else:  # only what the first process kept in the file: nothing written this time
                 assert ctx.query_cache.misses == 0 and _shared_tables(store.con) == kept
         finally:
@@ -113,25 +113,38 @@ def test_a_report_answered_from_the_cache_writes_no_shared_table(project):  # no
 
 def test_a_later_process_reads_the_kept_tables_without_the_events(project, monkeypatch):  # noqa: F811
     """A new process on the same data (e.g. ``carejourney report --segment`` after ``run``) reads
-    the person-level tables an earlier one kept — it writes neither them nor the shared events they
-    were built on — and gets the same answers; a table kept by other code is never read."""
+    the person-level tables an earlier one kept — it writes none of them, nor any temporary table —
+    and gets the same answers, with footnotes describing the kept tables from the queries stored
+    with them (nothing compiled again); a table kept by other code is never read."""
+    from carejourney.analyses._shared import SharedTables
     monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
     specs = [{"kind": "funnel"}, {"kind": "drivers"}]
-    answers, kept = [], []
-    for _ in range(2):
+    answers, kept, footnotes = [], [], []
+    for attempt in range(2):
+        if attempt == 1:
+            def no_compiling(self, name):
+                raise AssertionError(f"{name} compiled again")
+            monkeypatch.setattr(SharedTables, "sql", no_compiling)
         p = load_project(project)
         store = open_store(p)
         try:
             ctx = AnalysisContext.from_store(p, store)
-            answers.append([execute(parse_spec(s), ctx)[0] for s in specs])
+            runs = [execute(parse_spec(s), ctx) for s in specs]
+            answers.append([r[0] for r in runs])
+            footnotes.append([[line for line in r[1].splitlines() if line.startswith("--")] for r in runs])
             kept.append(_kept_tables(store.con))
             temp = [t for t in _shared_tables(store.con) if t not in kept[-1]]
         finally:
             store.close()
-    assert kept[0] == kept[1] and {n.split("_")[4] for n in kept[0]} == {"funnel", "pair", "step"}
-    assert not temp  # the kept tables were read; the shared events they are built on were not needed
+    monkeypatch.undo()
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    assert kept[0] == kept[1] and {n.split("_")[4] for n in kept[0]} == {"funnel", "pair", "step", "persons", "person", "feature"}
+    assert not temp  # the kept tables were read, nothing was written
     for a, b in zip(*answers):
         pd.testing.assert_frame_equal(a, b)
+    assert footnotes[0] == footnotes[1]  # the same description of the kept tables each reads
+    assert all(any(line.startswith(f"-- {PREFIX}") for line in f) and any("SELECT" in line for line in f)
+               for f in footnotes[0])
     monkeypatch.setattr("carejourney.analyses._cache.code_version", lambda: "other code")
     p = load_project(project)
     store = open_store(p)
@@ -150,18 +163,18 @@ def test_shared_tables_built_on_shared_tables_are_written_and_described_in_order
         _, sql, _ = execute(parse_spec({"kind": "drivers"}), ctx)
         kinds = [line.split(":")[0].split("_")[4] for line in sql.splitlines() if line.startswith(f"-- {PREFIX}")]
         # every table's query is shown once, after the tables it reads (the footnote stays traceable)
-        assert kinds.index("events") < kinds.index("persons") < kinds.index("step")
-        assert kinds.index("events") < kinds.index("pair") < kinds.index("step")
+        assert kinds.index("persons") < kinds.index("person") < kinds.index("step")  # person_dims reads persons
+        assert kinds.index("pair") < kinds.index("step") and kinds.index("feature") < kinds.index("step")
         assert len(kinds) == len(set(kinds))
         made = set(_shared_tables(store.con))
-        assert {n.split("_")[4] for n in made} == {"events", "persons", "pair", "step"}
+        assert {n.split("_")[4] for n in made} == {"persons", "person", "feature", "pair", "step"}
     finally:
         store.close()
 
 
 def test_steps_outside_the_journey_defaults_are_computed_on_their_own(project, monkeypatch):  # noqa: F811
     """Drivers of a step the report does not share (not a default step or target check) read the
-    shared events but pair their own rows, and agree with the inline query."""
+    shared persons but pair their own rows, and agree with the inline query."""
     spec = {"kind": "drivers", "steps": [["referral_received", "visit_completed"]], "dimensions": ["language"]}
     runs = _shared_and_inline(project, monkeypatch, [spec])
     assert runs["1"][1] and not any("_pair_base_" in n for n in runs["1"][1])
@@ -233,3 +246,27 @@ def test_a_segments_analyses_read_everyones_person_tables_and_agree_with_its_own
             .sort_values(["step_no", "person_key"], ignore_index=True) for ctx in (shared, inline)]
     pd.testing.assert_frame_equal(*rows)
     assert rows[0].person_key.nunique() == 45  # the segment's people only
+
+
+def test_an_entry_segment_is_the_people_whose_first_journey_event_is_on_its_touchpoints(duckdb_con, make_project):
+    """``entry_touchpoint``: the person's first event in the journey, ties at the same time going
+    to the touchpoint designed first — read off the journey log (``seq = 0``) where there is one,
+    the same people as ordering the events inline."""
+    journey = MINI_JOURNEY + ("  - {id: referred, entry_touchpoint: [referral_received]}\n"
+                              "  - {id: web_first, entry_touchpoint: [site_visit]}\n")
+    project = load_project(make_project({"journeys/care.yml": journey}))
+    people = {}
+    for i in range(30):
+        people[f"r{i}"] = {"events": [("referral_received", "2026-01-02"), ("site_visit", "2026-01-03")]}
+        people[f"w{i}"] = {"events": [("site_visit", "2026-01-01"), ("referral_received", "2026-01-02")]}
+        # the same moment: the site visit is designed first (and 'referral…' sorts first as text)
+        people[f"t{i}"] = {"events": [("referral_received", "2026-01-05"), ("site_visit", "2026-01-05")]}
+        people[f"b{i}"] = {"events": [("appointment_booked", "2026-01-01"), ("referral_received", "2026-01-02")]}
+    from_log = _context(duckdb_con, project, people, "v1")
+    inline = _context(duckdb_con, project, people, "v1", suffix="_inline")
+    inline.data_version = None
+    assert from_log.journey_log(None) is not None and inline.journey_log(None) is None
+    j = from_log.journey(None)
+    for seg, prefixes in (("referred", "r"), ("web_first", "wt")):
+        got = [sorted(ctx.to_pandas(ctx.segment_members(j, seg)).person_key) for ctx in (from_log, inline)]
+        assert got[0] == got[1] == sorted(str(key_of(p)) for p in people if p[0] in prefixes), seg

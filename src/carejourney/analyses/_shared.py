@@ -12,19 +12,19 @@ parameters) and the store's data version — so a table made before new data was
 never read for the new data: the new version gives a new name. Names start with a tag of the
 data version, and writing a table drops the ones of other versions (a long-lived connection
 would otherwise keep a copy of the events per ingest). A shared table may be built on others
-(the step counts read the shared events): they are written first, unless the table built on them
+(the step counts read the shared persons): they are written first, unless the table built on them
 is there already.
 
-*Kept* tables (the default: the funnels' per-person tables, the pair rows, the step counts,
-segment members) are
-written to the store's database file, so a later process on the same data — ``carejourney report
---segment …`` after ``carejourney run``, ``analyze``, ``findings`` — reads them instead of going
-over every event again; their names also carry the code's version (``_cache.code_version``), so
-a table written by other code is never read. The shared events and persons are temporary (they
-live as long as the connection): a copy of every event in the file would double the store, and
-rebuilding them is cheap. A read-only store gets temporary tables only. Only DuckDB contexts
-with a data version share (like the journey log); elsewhere :meth:`AnalysisContext.shared`
-returns the expression itself, which gives the same rows (the backend tests run both).
+Shared tables (the persons, the funnels' per-person tables, the pair rows, the step counts,
+segment members — all person-level, ~1 row per person) are *kept*: written to the store's
+database file, so a later process on the same data — ``carejourney report --segment …`` after
+``carejourney run``, ``analyze``, ``findings`` — reads them instead of going over every event
+again; their names also carry the code's version (``_cache.code_version``), so a table written by
+other code is never read. The events are not copied (a DuckDB store's events carry their stitched
+person key, see :mod:`carejourney.store`). A read-only store gets temporary tables, for the
+connection only. Only DuckDB contexts with a data version share (like the journey log); elsewhere
+:meth:`AnalysisContext.shared` returns the expression itself, which gives the same rows (the
+backend tests run both).
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ class SharedTables:
         self._source: dict[str, ir.Table] = {}
         self._sql: dict[str, str] = {}
         self._custom: dict[str, Callable] = {}
-        self._kept: set[str] = set()
         self._writable = not read_only(con)  # (asked once: a connection's mode does not change)
 
     def name(self, kind: str, key) -> str:
@@ -71,18 +70,15 @@ class SharedTables:
         return hashlib.sha256(f"{SHARED_VERSION}|{code_version()}|{self._version()}".encode()).hexdigest()[:8]
 
     def table(self, kind: str, key, build: Callable[[], ir.Table],
-              sql: Callable[[Callable[[ir.Expr], str]], str] | None = None, keep: bool = True) -> ir.Table:
+              sql: Callable[[Callable[[ir.Expr], str]], str] | None = None) -> ir.Table:
         """A table named by ``kind``, ``key`` and the data version, holding ``build()``'s rows once a
         query reading it is executed. ``key`` must determine ``build()``'s result on given data.
-        ``sql(compile)``: the SQL that fills it instead of ``build()``'s (same rows and schema).
-        ``keep``: written to the store's file for later processes (else for this connection only)."""
+        ``sql(compile)``: the SQL that fills it instead of ``build()``'s (same rows and schema)."""
         name = self.name(kind, key)
         if name not in self._source:  # built once: drivers, equity and the findings ask for the same counts
             self._source[name] = build()
             if sql is not None:
                 self._custom[name] = sql
-            if keep:
-                self._kept.add(name)
         return ibis.table(self._source[name].schema(), name=name)
 
     def _read_by(self, expr: ir.Expr) -> list[str]:
@@ -125,8 +121,10 @@ class SharedTables:
             # from the SQL compiled for the footnote (compiling is 0.1-0.3 s of Python); memtables
             # registered as Ibis' own execution does (as analyses._cache does)
             self.con._run_pre_execute_hooks(self._source[name])
-            kind = "TABLE" if writable and name in self._kept else "TEMPORARY TABLE"
+            kind = "TABLE" if writable else "TEMPORARY TABLE"
             raw.execute(f'CREATE {kind} "{name}" AS {self.sql(name)}')
+            if writable:  # the query goes with the kept table: a later process describes it from there
+                raw.execute(f'COMMENT ON TABLE "{name}" IS ' + "'" + self.sql(name).replace("'", "''") + "'")
 
     def sql(self, name: str) -> str:
         """The compiled query of the shared table ``name`` (compiled once)."""
@@ -136,11 +134,20 @@ class SharedTables:
                                else str(self.con.compile(self._source[name])))
         return self._sql[name]
 
+    def _stored_sql(self, name: str) -> str | None:
+        """The query a kept table was written with (its comment), if it is in the store."""
+        row = self.con.con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
+                                   "AND database_name = current_database()", [name]).fetchone()
+        return row[0] if row and row[0] else None
+
     def describe(self, expr: ir.Expr) -> str:
         """SQL comments saying how each shared table ``expr`` reads is computed (for the footnote:
-        every number stays traceable to its query)."""
+        every number stays traceable to its query). A kept table's query is read from the table's
+        comment rather than compiled again (compiling the large ones is most of the Python time
+        of a report that reads them)."""
         out = []
         for name in self._closure(expr):
-            body = "\n".join(f"--   {line}" for line in self.sql(name).splitlines())
+            text = self._sql.get(name) or self._stored_sql(name) or self.sql(name)
+            body = "\n".join(f"--   {line}" for line in text.splitlines())
             out.append(f"-- {name}: a shared table (analyses/_shared.py), computed once per data version as\n{body}\n")
         return "".join(out)

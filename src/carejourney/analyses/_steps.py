@@ -187,8 +187,7 @@ def journey_step_table(ctx, journey_id: str | None, segment: str | None, steps: 
     """All steps stacked: one row per (person, step) for people of the journey (of ``segment``) who
     entered the step; ``step`` is the step's key, ``step_no`` its position in ``steps`` (cheaper to
     group by). From the report's shared pair rows where it can (:func:`journey_pair_rows`)."""
-    ev = ctx.journey_events(journey_id, segment)
-    data_end = ev.ts.max().as_scalar() if censor else None
+    data_end = ctx.journey_end(journey_id, segment) if censor else None
     return _step_rows(journey_pair_rows(ctx, journey_id, segment, steps, window, data_end), steps)
 
 

@@ -60,10 +60,10 @@ class AnalysisContext:
         ctx = cls(events=store.events(), persons=store.persons(), project=project, con=store.con,
                   feedback=store.feedback(), data_version=version, query_cache=query_cache)
         if ctx.shares_tables:
-            # every analysis reads the events (with their stitched person keys) and the persons: as
-            # shared tables they are computed once per report, not inside each query
-            ctx.events = ctx.shared("events", [], store.events, keep=False)
-            ctx.persons = ctx.shared("persons", [], lambda: store.persons(ctx.events), keep=False)
+            # every analysis reads the persons (an aggregate over every subject and event): a
+            # shared table, computed once per data version and kept for later processes. The
+            # events are not copied: a DuckDB store's events carry their stitched person key.
+            ctx.persons = ctx.shared("persons", [], lambda: store.persons(ctx.events))
         return ctx
 
     # -- facts ---------------------------------------------------------------------------
@@ -112,19 +112,19 @@ class AnalysisContext:
 
     # -- shared tables -------------------------------------------------------------------
     def shared(self, kind: str, key, build: Callable[[], ir.Table],
-               sql: Callable[[Callable[[ir.Expr], str]], str] | None = None, keep: bool = True) -> ir.Table:
+               sql: Callable[[Callable[[ir.Expr], str]], str] | None = None) -> ir.Table:
         """``build()``'s rows as a table several analyses read, written once per data version on
         first use (:mod:`analyses._shared`); where nothing is shared (not DuckDB, no data version,
         ``CAREJOURNEY_SHARED_TABLES=0``), the expression itself. ``sql(compile)``, when given,
         is DuckDB SQL giving the same rows, written with what Ibis cannot say (e.g. GROUPING SETS).
-        ``keep``: kept in the store's file for later processes on the same data (else for this
-        connection only)."""
+        Kept in the store's file for later processes on the same data (a read-only store: for
+        this connection only)."""
         if not self.shares_tables:
             return build()
         if "_shared" not in self.__dict__:
             from ._shared import SharedTables
             self.__dict__["_shared"] = SharedTables(self.con, self.data_version)
-        return self.__dict__["_shared"].table(kind, key, build, sql, keep)
+        return self.__dict__["_shared"].table(kind, key, build, sql)
 
     @property
     def shares_tables(self) -> bool:
@@ -192,11 +192,25 @@ class AnalysisContext:
             ev = ev.semi_join(self.segment_members(j, segment), "person_key")
         return ev
 
+    def journey_event_times(self, journey_id: str | None = None, segment: str | None = None) -> ir.Table:
+        """A table of the journey's events (:meth:`journey_events`) with at least their ``ts``
+        (e.g. for the data period): the journey log's rows where there is one — the same events,
+        in a much smaller table than every event's."""
+        log = self.journey_log(journey_id)
+        if log is None:
+            return self.journey_events(journey_id, segment)
+        if segment is None:
+            return log.events
+        return log.events_of(self.segment_members(self.journey(journey_id), segment))
+
+    def journey_end(self, journey_id: str | None = None, segment: str | None = None) -> ir.Scalar:
+        """The time of the journey's (segment's) last event: where censoring windows end."""
+        return self.journey_event_times(journey_id, segment).ts.max().as_scalar()
+
     def segment_members(self, journey: Journey, segment_id: str) -> ir.Table:
         """The segment's people (``person_key``): its rule on person attributes, and its entry
-        touchpoint (each person's first journey event, a window over every event). Shared and
-        kept (:meth:`shared`): a segment's report asks for them in nearly every query, and a
-        window over all events in each was most of a first report for an entry segment."""
+        touchpoint (each person's first event in the journey, :meth:`_entry_members`). Shared and
+        kept (:meth:`shared`): a segment's report asks for them in nearly every query."""
         seg = next((s for s in journey.segments if s.id == segment_id), None)
         if seg is None:
             raise SpecError(f"journey '{journey.journey}' has no segment '{segment_id}'"
@@ -208,11 +222,23 @@ class AnalysisContext:
         p = self.persons
         members = p.filter(rule_predicate(p, seg.where)).select("person_key")
         if seg.entry_touchpoint:
-            ev = self.events.filter(self.events.touchpoint.isin([t.id for t in journey.touchpoints]))
-            first = ev.mutate(rn=ibis.row_number().over(group_by=ev.person_key, order_by=[ev.ts, ev.touchpoint]))
-            entry = first.filter((first.rn == 0) & first.touchpoint.isin(seg.entry_touchpoint)).select("person_key")
+            entry = self._entry_members(journey, seg.entry_touchpoint)
             members = members.semi_join(entry, "person_key") if seg.where else entry
         return members
+
+    def _entry_members(self, journey: Journey, touchpoints: list[str]) -> ir.Table:
+        """People whose first event in the journey (:meth:`journey_events`, in the journey log's
+        order: time, then the touchpoint's position in the journey, then event id) is on one of
+        ``touchpoints``. From the journey log where there is one: its ``seq = 0`` rows, instead of
+        ordering every event again."""
+        log = self.journey_log(journey.journey)
+        if log is not None:
+            first = log.events.filter((log.events.seq == 0) & log.events.tp.isin([log.code(t, "touchpoint") for t in touchpoints]))
+            return log.people.semi_join(first, "pid").select("person_key")
+        ev = self.journey_events(journey.journey)
+        pos = ev.touchpoint.substitute({t.id: i for i, t in enumerate(journey.touchpoints)}, else_=ibis.null("int64"))
+        first = ev.mutate(rn=ibis.row_number().over(group_by=ev.person_key, order_by=[ev.ts, pos, ev.event_id]))
+        return first.filter((first.rn == 0) & first.touchpoint.isin(touchpoints)).select("person_key")
 
     def with_segments(self, table: ir.Table, journey: Journey, column: str = "segment") -> ir.Table:
         """Add a segment label per person (first matching segment in journey order, else 'all other')."""

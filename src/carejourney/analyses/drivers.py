@@ -89,10 +89,13 @@ def step_wide(ctx: AnalysisContext, journey_id: str | None, segment: str | None,
     features = default_features(j) if features is None else list(features)
     dims = list(ALL_DIMS if dims is None else dims)
     _check(j, steps, dims, features)
-    ev = ctx.journey_events(journey_id, segment)
+    # a person's dimensions and first feature events depend on their own events alone: with shared
+    # tables, everyone's (kept, read by every segment's report); the step rows pick the people
+    ev = ctx.journey_events(journey_id, None if ctx.shares_tables else segment)
     stp = journey_step_table(ctx, journey_id, segment, steps, window, censor)
     stp = stp.filter(~stp.censored)
-    pd_ = person_dims(ev, ctx.persons, j, ctx.timezone, ctx.with_segments)
+    pd_ = ctx.shared("person_dims", [j.measured(), ctx.timezone],
+                     lambda: person_dims(ev, ctx.persons, j, ctx.timezone, ctx.with_segments))
     x = stp.left_join(pd_, stp.person_key == pd_.person_key).drop("person_key_right")
     # lead time is known at the booking and goes with attending: steps from the booking to the visit
     care = [step_key(a, b) for a, b in steps if j.touchpoint(b).stage == "care"] or [step_key(a, b) for a, b in steps]
@@ -108,9 +111,11 @@ def step_wide(ctx: AnalysisContext, journey_id: str | None, segment: str | None,
         # had f by the end of the step: the person's first f came by then. Per person, not per
         # (person, step): one group-by and a join, instead of joining every step to every f event.
         # Where the person had no feature event by then at all, the column is null, as a join gives.
-        fe = ev.filter(ev.touchpoint.isin(features))
-        firsts = fe.group_by(pk_f=fe.person_key).aggregate(
-            _f_any=fe.ts.min(), **{f"_f_{i}": fe.ts.min(where=fe.touchpoint == f) for i, f in enumerate(features)})
+        def feature_firsts() -> ir.Table:
+            fe = ev.filter(ev.touchpoint.isin(features))
+            return fe.group_by(pk_f=fe.person_key).aggregate(
+                _f_any=fe.ts.min(), **{f"_f_{i}": fe.ts.min(where=fe.touchpoint == f) for i, f in enumerate(features)})
+        firsts = ctx.shared("feature_firsts", [j.measured(), features], feature_firsts)
         x = x.left_join(firsts, x.person_key == firsts.pk_f).drop("pk_f")
         x = x.mutate(**{f"had_{f}": ibis.ifelse(x._f_any <= x.end_ts, (x[f"_f_{i}"] <= x.end_ts).fill_null(False),
                                                 ibis.null("boolean")) for i, f in enumerate(features)})

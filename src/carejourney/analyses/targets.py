@@ -58,8 +58,7 @@ def _build(ctx: AnalysisContext, spec: TargetsSpec) -> ir.Table:
     median and p90 delay and the entry period — every check's pairs computed together
     (``_steps.journey_pair_rows``: the report's shared pair rows), one group-by, and a row (n = 0) for a check nobody entered."""
     j = ctx.journey(spec.journey)
-    ev = ctx.journey_events(spec.journey, spec.segment)
-    end = ev.ts.max().as_scalar() if spec.censor else None
+    end = ctx.journey_end(spec.journey, spec.segment) if spec.censor else None
     checks = target_checks(j)
     if not checks:
         return ibis.memtable(pd.DataFrame({"check": pd.Series([], dtype="int64")}))

@@ -123,7 +123,7 @@ class ReportContext:
         """First to latest event of the journey's events (the data period of every view)."""
         if self._period is None:
             try:
-                ev = self.actx.journey_events(self.journey.journey, self.segment)
+                ev = self.actx.journey_event_times(self.journey.journey, self.segment)
                 df = self.actx.to_pandas(ev.aggregate(lo=ev.ts.min(), hi=ev.ts.max()))
                 lo, hi = df["lo"].iloc[0], df["hi"].iloc[0]
                 self._period = "no events" if pd.isna(lo) else f"{lo:%Y-%m-%d} to {hi:%Y-%m-%d}"
