@@ -9,14 +9,14 @@ file's earlier rows) — a failed or killed ingest leaves the store as it was.
 Reads are lazy Ibis expressions: :meth:`Store.events` and :meth:`Store.persons` resolve
 subject keys to stitched person keys through the ``identity`` table.
 
-**The stitched key on the events (DuckDB).** A DuckDB store's ``events`` table has one column
-more than the canonical schema: ``person_key``, the event's stitched person key where identity
-maps its subject to another key (NULL where the subject is a person of its own). Every write of
-events and every identity rebuild keeps it equal to the ``identity`` table, in the same
-transaction, so :meth:`Store.events` is a projection of ``events`` — no join of every event with
-the identity map in each query, and no copy of every event per report (3.9 s of a 1M-person
-report, see docs/benchmarks.md). A store opened read-only before the column existed reads
-through the join, as other engines do.
+**The stitched key on the rows (DuckDB).** A DuckDB store's ``events`` and ``feedback`` tables
+have one column more than the canonical schema: ``person_key``, the row's stitched person key
+where identity maps its subject to another key (NULL where the subject is a person of its own).
+Every write and every identity rebuild keeps it equal to the ``identity`` table, in the same
+transaction, so :meth:`Store.events` and :meth:`Store.feedback` are projections — no join of
+every row with the identity map in each query (DuckDB hashes the whole map for each), and no copy
+of every event per report (3.9 s of a 1M-person report, see docs/benchmarks.md). A store opened
+read-only before the column existed reads through the join, as other engines do.
 """
 
 from __future__ import annotations
@@ -106,13 +106,16 @@ class Store:
         for name, schema in SCHEMAS.items():
             if name not in existing:
                 self.con.create_table(name, schema=schema)
-        if self.engine == "duckdb" and STITCHED not in self.con.table("events").schema() and not _read_only(self.con):
-            # a store of an earlier release: add the column and fill it once
+        missing = [t for t in STITCHED_TABLES if STITCHED not in self.con.table(t).schema()] \
+            if self.engine == "duckdb" else []
+        if missing and not _read_only(self.con):
+            # a new store, or one of an earlier release: add the column and fill it once
             raw = self.con.con
             raw.execute("BEGIN TRANSACTION")
             try:
-                raw.execute(f"ALTER TABLE events ADD COLUMN {STITCHED} BIGINT")
-                _restitch_events(raw)
+                for t in missing:
+                    raw.execute(f"ALTER TABLE {t} ADD COLUMN {STITCHED} BIGINT")
+                _restitch(raw)
                 raw.execute("COMMIT")
             except BaseException:
                 raw.execute("ROLLBACK")
@@ -124,14 +127,18 @@ class Store:
     # -- reads -------------------------------------------------------------------------
     def events(self) -> ibis.Table:
         """Events with ``person_key`` (stitched identity) in place of the subject key."""
-        ev = self.table("events")
-        cols = [c for c in SCHEMAS["events"].names if c not in ("subject_key",)]
-        if STITCHED in ev.schema():  # kept equal to the identity map (see the module docstring)
-            return ev.select(ibis.coalesce(ev[STITCHED], ev.subject_key).name("person_key"), *[ev[c] for c in cols])
+        return self._stitched("events")
+
+    def _stitched(self, name: str) -> ibis.Table:
+        """Table ``name`` with ``person_key`` (stitched identity) in place of the subject key."""
+        t = self.table(name)
+        cols = [c for c in SCHEMAS[name].names if c != "subject_key"]
+        if STITCHED in t.schema():  # kept equal to the identity map (see the module docstring)
+            return t.select(ibis.coalesce(t[STITCHED], t.subject_key).name("person_key"), *[t[c] for c in cols])
         idn = self.table("identity")
-        joined = ev.left_join(idn, ev.subject_key == idn.subject_key)
-        pk = ibis.coalesce(joined.person_key, joined.subject_key)
-        return joined.select(pk.name("person_key"), *[joined[c] for c in cols])
+        joined = t.left_join(idn, t.subject_key == idn.subject_key)
+        return joined.select(ibis.coalesce(joined.person_key, joined.subject_key).name("person_key"),
+                             *[joined[c] for c in cols])
 
     def persons(self, events: ibis.Table | None = None) -> ibis.Table:
         """One row per person: attributes (first known value across sources), first/last seen
@@ -148,11 +155,8 @@ class Store:
         return out.select("person_key", *PERSON_ATTRIBUTES, "first_seen", "last_seen")
 
     def feedback(self) -> ibis.Table:
-        fb, idn = self.table("feedback"), self.table("identity")
-        joined = fb.left_join(idn, fb.subject_key == idn.subject_key)
-        cols = [c for c in SCHEMAS["feedback"].names if c != "subject_key"]
-        return joined.select(ibis.coalesce(joined.person_key, joined.subject_key).name("person_key"),
-                             *[joined[c] for c in cols])
+        """Feedback with ``person_key`` (stitched identity) in place of the subject key."""
+        return self._stitched("feedback")
 
     def receipts(self) -> ibis.Table:
         return self.table("receipts")
@@ -211,7 +215,7 @@ class Store:
             for chunk in rest:
                 for name, table in chunk.items():
                     _insert(raw, name, table)
-            _restitch_events(raw, file_id=batch.file_id)  # the new events' subjects may be stitched already
+            _restitch(raw, file_id=batch.file_id)  # the new rows' subjects may be stitched already
             if os.environ.get("CAREJOURNEY_TEST_PAUSE_IN_WRITE"):  # lets tests kill an ingest mid-write
                 import time
                 Path(os.environ["CAREJOURNEY_TEST_PAUSE_IN_WRITE"]).write_text("writing")
@@ -255,7 +259,7 @@ class Store:
                 raw.register("_cj_identity", arrow)
                 raw.execute("INSERT INTO identity SELECT subject_key, person_key FROM _cj_identity")
                 raw.unregister("_cj_identity")
-                _restitch_events(raw)
+                _restitch(raw)
                 raw.execute("COMMIT")
             except BaseException:
                 raw.execute("ROLLBACK")
@@ -269,8 +273,9 @@ class Store:
             disconnect()
 
 
-#: The DuckDB events table's stitched person key (see the module docstring).
+#: The stitched person key column of these DuckDB tables (see the module docstring).
 STITCHED = "person_key"
+STITCHED_TABLES = ("events", "feedback")
 
 
 def _read_only(con) -> bool:
@@ -278,24 +283,26 @@ def _read_only(con) -> bool:
     return bool(row and row[0])
 
 
-def _restitch_events(raw, file_id: str | None = None) -> None:
-    """Make ``events.person_key`` agree with the identity table (only the rows that differ are
-    written): NULL where the subject is a person of its own, else its person key. ``file_id``:
-    only that file's events (just written; the others agree already)."""
-    if STITCHED not in {r[0] for r in raw.execute("DESCRIBE events").fetchall()}:
-        return  # a store opened before the column existed, read through the join
+def _restitch(raw, file_id: str | None = None) -> None:
+    """Make ``person_key`` of :data:`STITCHED_TABLES` agree with the identity table (only the rows
+    that differ are written): NULL where the subject is a person of its own, else its person key.
+    ``file_id``: only that file's rows (just written; the others agree already)."""
+    tables = [t for t in STITCHED_TABLES
+              if STITCHED in {r[0] for r in raw.execute(f"DESCRIBE {t}").fetchall()}]  # else read through the join
     only = "AND e.file_id = ?" if file_id is not None else ""
     args = [file_id] if file_id is not None else []
-    if raw.execute("SELECT 1 FROM identity WHERE person_key <> subject_key LIMIT 1").fetchone() is None:
-        if file_id is None:
-            raw.execute(f"UPDATE events e SET {STITCHED} = NULL WHERE {STITCHED} IS NOT NULL")
-        return
+    any_stitched = raw.execute("SELECT 1 FROM identity WHERE person_key <> subject_key LIMIT 1").fetchone()
     stitched = "(SELECT subject_key, person_key FROM identity WHERE person_key <> subject_key)"
-    if file_id is None:  # keys no longer stitched (a rebuilt identity)
-        raw.execute(f"UPDATE events e SET {STITCHED} = NULL WHERE {STITCHED} IS NOT NULL "
-                    f"AND NOT EXISTS (SELECT 1 FROM {stitched} i WHERE i.subject_key = e.subject_key)")
-    raw.execute(f"UPDATE events e SET {STITCHED} = i.person_key FROM {stitched} i "
-                f"WHERE e.subject_key = i.subject_key AND e.{STITCHED} IS DISTINCT FROM i.person_key {only}", args)
+    for t in tables:
+        if any_stitched is None:
+            if file_id is None:
+                raw.execute(f"UPDATE {t} SET {STITCHED} = NULL WHERE {STITCHED} IS NOT NULL")
+            continue
+        if file_id is None:  # keys no longer stitched (a rebuilt identity)
+            raw.execute(f"UPDATE {t} e SET {STITCHED} = NULL WHERE {STITCHED} IS NOT NULL "
+                        f"AND NOT EXISTS (SELECT 1 FROM {stitched} i WHERE i.subject_key = e.subject_key)")
+        raw.execute(f"UPDATE {t} e SET {STITCHED} = i.person_key FROM {stitched} i "
+                    f"WHERE e.subject_key = i.subject_key AND e.{STITCHED} IS DISTINCT FROM i.person_key {only}", args)
 
 
 def _insert(raw, name: str, data) -> None:

@@ -1,6 +1,6 @@
-"""A DuckDB store's events carry their stitched person key (``carejourney.store``): every write
-and every identity rebuild keeps ``events.person_key`` equal to the identity table, so reads need
-no join — and a store made before the column existed still reads right."""
+"""A DuckDB store's events and feedback carry their stitched person key (``carejourney.store``):
+every write and every identity rebuild keeps their ``person_key`` equal to the identity table, so
+reads need no join — and a store made before the column existed still reads right."""
 
 from __future__ import annotations
 
@@ -17,19 +17,19 @@ from tests.unit.test_identity import sources_yml, write_population
 #: Rows whose stored key disagrees with the identity table: a stitched subject without its
 #: person key, or a key stored where the subject is a person of its own.
 DISAGREE = """
-SELECT count(*) FROM events e LEFT JOIN identity i ON i.subject_key = e.subject_key
+SELECT count(*) FROM {table} e LEFT JOIN identity i ON i.subject_key = e.subject_key
 WHERE CASE WHEN i.person_key IS NOT NULL AND i.person_key <> e.subject_key THEN e.person_key IS DISTINCT FROM i.person_key
            ELSE e.person_key IS NOT NULL END
 """
 
 
 def _disagreements(store: Store) -> int:
-    return store.con.con.execute(DISAGREE).fetchone()[0]
+    return sum(store.con.con.execute(DISAGREE.format(table=t)).fetchone()[0] for t in ("events", "feedback"))
 
 
-def _persons(store: Store) -> dict[int, int]:
-    """Events per stitched person, as :meth:`Store.events` gives them."""
-    ev = store.events()
+def _persons(store: Store, table: str = "events") -> dict[int, int]:
+    """Rows per stitched person, as :meth:`Store.events` (or ``feedback``) gives them."""
+    ev = store.events() if table == "events" else store.feedback()
     rows = ev.group_by("person_key").aggregate(n=ev.count()).to_pyarrow().to_pylist()
     return {r["person_key"]: r["n"] for r in rows}
 
@@ -69,12 +69,14 @@ def test_ingest_and_rebuilds_keep_the_events_person_keys_equal_to_identity(make_
 
 def _batch(file_id: str, subjects: list[int]) -> WriteBatch:
     n = len(subjects)
+    ts = pa.array([1_700_000_000_000_000 + i for i in range(n)], pa.timestamp("us"))
     return WriteBatch(file_id, tables={"events": pa.table({
         "event_id": pa.array(range(n), pa.int64()) if file_id == "f1" else pa.array(range(100, 100 + n), pa.int64()),
-        "subject_key": pa.array(subjects, pa.int64()),
-        "ts": pa.array([1_700_000_000_000_000 + i for i in range(n)], pa.timestamp("us")),
+        "subject_key": pa.array(subjects, pa.int64()), "ts": ts,
         "source": pa.array(["src"] * n), "touchpoint": pa.array(["visit"] * n),
-        "file_id": pa.array([file_id] * n)})})
+        "file_id": pa.array([file_id] * n)}), "feedback": pa.table({
+        "feedback_id": pa.array([f"{file_id}-{i}" for i in range(n)]), "subject_key": pa.array(subjects, pa.int64()),
+        "ts": ts, "source": pa.array(["survey"] * n), "text": pa.array(["fine"] * n), "file_id": pa.array([file_id] * n)})})
 
 
 def test_a_file_written_after_the_rebuild_gets_its_subjects_person_keys(tmp_path):
@@ -85,7 +87,7 @@ def test_a_file_written_after_the_rebuild_gets_its_subjects_person_keys(tmp_path
     store.replace_identity(pa.table({"subject_key": pa.array([1, 2], pa.int64()), "person_key": pa.array([1, 1], pa.int64())}))
     store.write(_batch("f2", [2, 2, 3, 4]))
     assert _disagreements(store) == 0
-    assert _persons(store) == {1: 4, 3: 2, 4: 1}
+    assert _persons(store) == _persons(store, "feedback") == {1: 4, 3: 2, 4: 1}
     store.close()
 
 
@@ -95,13 +97,15 @@ def test_a_store_made_before_the_column_reads_through_the_join_and_gains_it_when
     store.write(_batch("f1", [1, 2, 3]))
     store.replace_identity(pa.table({"subject_key": pa.array([1, 2, 3], pa.int64()),
                                      "person_key": pa.array([1, 1, 3], pa.int64())}))
-    store.con.con.execute("ALTER TABLE events DROP COLUMN person_key")  # as an earlier release wrote it
+    for t in ("events", "feedback"):  # as an earlier release wrote them
+        store.con.con.execute(f"ALTER TABLE {t} DROP COLUMN person_key")
     store.close()
     old = Store(ibis.duckdb.connect(str(path), read_only=True))
     assert "person_key" not in old.table("events").schema()
-    assert _persons(old) == {1: 2, 3: 1}  # read through the identity join
+    assert _persons(old) == _persons(old, "feedback") == {1: 2, 3: 1}  # read through the identity join
     old.close()
     store = Store(connect("duckdb:///s.duckdb", tmp_path))  # opened for writing: the column is added and filled
-    assert "person_key" in store.table("events").schema() and _disagreements(store) == 0
-    assert _persons(store) == {1: 2, 3: 1}
+    assert "person_key" in store.table("events").schema() and "person_key" in store.table("feedback").schema()
+    assert _disagreements(store) == 0
+    assert _persons(store) == _persons(store, "feedback") == {1: 2, 3: 1}
     store.close()
