@@ -150,3 +150,33 @@ def test_cli_json_and_errors(capsys):
     assert any(f["check"] == "missing_essential" for f in out["findings"])
     assert main(["content", "audit", str(DATA / "missing.html")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_kept_audits_are_reused_until_the_document_or_the_term_lists_change(make_project, tmp_path, monkeypatch):
+    """A report keeps each document's audit (``cache_dir``): the next one reads it without
+    auditing again (nor importing the readability library); an edited document or project term
+    list is audited afresh."""
+    import shutil
+
+    from carejourney.project import load_project
+    root = make_project({"journeys/care.yml": MINI_JOURNEY})
+    docs = tmp_path / "docs"
+    shutil.copytree(DATA, docs)
+    project, cache = load_project(root), tmp_path / "cache"
+    fresh = [a.as_dict() for a in audit_paths([docs], project=project)]
+    assert [a.as_dict() for a in audit_paths([docs], project=project, cache_dir=cache)] == fresh
+    assert len(list(cache.glob("*.json"))) == len(fresh)
+
+    def no_audit(text):
+        raise AssertionError("audited again")
+    with monkeypatch.context() as m:
+        m.setattr("carejourney.content.audit.readability", no_audit)
+        assert [a.as_dict() for a in audit_paths([docs], project=project, cache_dir=cache)] == fresh
+    page = docs / "jargon.md"
+    page.write_text(page.read_text() + "\nYour sutures are checked by the nurse.\n")
+    again = {Path(a.path).name: a for a in audit_paths([docs], project=project, cache_dir=cache)}
+    assert again["jargon.md"].words > {Path(d["path"]).name: d for d in fresh}["jargon.md"]["words"]
+    (root / "jargon.yml").write_text("terms:\n  nurse: {plain: [the person caring for you]}\n")
+    project = load_project(root)
+    assert "nurse" in {Path(a.path).name: a for a in audit_paths([docs], project=project, cache_dir=cache)}[
+        "jargon.md"].unexplained_jargon

@@ -131,8 +131,10 @@ def _mean_ci(df: pd.DataFrame, prefix: str = "sentiment") -> pd.DataFrame:
     mean = np.where(n > 0, s / n.where(n > 0, 1), np.nan)
     var = np.where(n > 1, (ss - n * np.nan_to_num(mean) ** 2) / (n - 1).where(n > 1, 1), np.nan)
     se = np.sqrt(np.clip(var, 0, None)) / np.sqrt(n.where(n > 0, 1))
-    from scipy import stats  # (imported when computed, not when a kept result is shown)
-    t = np.array([stats.t.ppf(0.975, k - 1) if k > 1 else np.nan for k in n])
+    # Student's t quantile from scipy.special (0.08 s to import; scipy.stats takes 0.5 s, and this
+    # runs on every report with feedback, warm ones included)
+    from scipy.special import stdtrit
+    t = np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.975), np.nan)
     out = df.drop(columns=[f"{prefix}_sum", f"{prefix}_sumsq"])
     out[f"{prefix}_mean"] = mean
     out[f"{prefix}_ci_low"] = mean - t * se

@@ -22,8 +22,9 @@ calls, ``over_target`` = callers with a call waiting longer than ``call_wait_tar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Callable, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -48,11 +49,12 @@ STAT_COLS = ("started", "people", "median_seconds", "p75_seconds", "p90_seconds"
              "target_seconds", "over_target", "share_over_target")
 
 
-def _endpoint(journey: Journey, ev: ir.Table, point: str, field: str) -> ir.BooleanValue:
+def _endpoint(journey: Journey, ev: ir.Table | None, point: str, field: str) -> ir.BooleanValue | None:
+    """``ev``'s events of ``point`` (a touchpoint or stage); with ``ev`` None, only the check."""
     if point in {t.id for t in journey.touchpoints}:
-        return ev.touchpoint == point
+        return None if ev is None else ev.touchpoint == point
     if point in {s.id for s in journey.stages}:
-        return ev.stage == point
+        return None if ev is None else ev.stage == point
     options = [t.id for t in journey.touchpoints] + [s.id for s in journey.stages]
     raise SpecError(f"{field}: '{point}' is not a touchpoint or stage of journey '{journey.journey}'"
                     f"{did_you_mean(point, options)}")
@@ -79,15 +81,53 @@ def _quantiles(x: ir.NumericColumn, approx: bool) -> dict:
     return {"median_seconds": x.median(), "p75_seconds": x.quantile(0.75), "p90_seconds": x.quantile(0.9)}
 
 
-def delay_stats(ctx: AnalysisContext, journey: Journey, ev: ir.Table, start: str, end: str,
+@dataclass(frozen=True)
+class Points:
+    """The journey's events as delays read them: ``table`` has ``person_key``, ``ts`` and the order
+    key ``okey`` (see :func:`paths.ordered`); ``where(point, field)`` selects a touchpoint's or a
+    stage's events; ``persons(t)`` gives a table of ``table``'s person keys the store's keys."""
+
+    table: ir.Table
+    where: Callable[[str, str], ir.BooleanValue]
+    persons: Callable[[ir.Table], ir.Table]
+
+
+def points(ctx: AnalysisContext, journey: Journey, segment: str | None) -> Points:
+    """The journey's (segment's) events for delays: the journey log's where there is one (integer
+    person numbers and codes, no per-query filtering of every event), else :func:`paths.ordered`."""
+    log = ctx.journey_log(journey.journey)
+    if log is None:
+        ev = ordered(ctx, journey, segment)
+        return Points(ev, lambda point, field: _endpoint(journey, ev, point, field), lambda t: t)
+    ev = log.events if segment is None else log.events_of(ctx.segment_members(journey, segment))
+    us = ev.ts.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64")
+    t = ev.select(person_key=ev.pid, ts=ev.ts, okey=us * (len(journey.touchpoints) + 1) + ev.tp.cast("int64"),
+                  tp=ev.tp, st=ev.st)
+
+    def where(point: str, field: str) -> ir.BooleanValue:
+        _endpoint(journey, None, point, field)  # (the same error for an unknown point)
+        if point in {tp.id for tp in journey.touchpoints}:
+            return t.tp == log.code(point, "touchpoint")
+        return t.st == log.code(point, "stage")
+
+    def persons(rows: ir.Table) -> ir.Table:
+        j = rows.inner_join(log.people.select("pid", pk="person_key"), rows.person_key == log.people.pid)
+        return j.drop("person_key", "pid").rename(person_key="pk")
+    return Points(t, where, persons)
+
+
+def delay_stats(ctx: AnalysisContext, journey: Journey, ev: Points, start: str, end: str,
                 target: timedelta | None, by: str | None, approx: bool) -> ir.Table:
     """Per group: started, people, quantiles, over target — for first ``end`` after first ``start``."""
-    a = ev.filter(_endpoint(journey, ev, start, "from"))
+    t = ev.table
+    a = t.filter(ev.where(start, "from"))
     a = a.group_by("person_key").aggregate(a_key=a.okey.min(), a_ts=a.ts.min())
-    b = ev.filter(_endpoint(journey, ev, end, "to")).select("person_key", b_key="okey", b_ts="ts")
+    b = t.filter(ev.where(end, "to")).select("person_key", b_key="okey", b_ts="ts")
     jn = a.left_join(b, (a.person_key == b.person_key) & (b.b_key > a.a_key))
     per = jn.group_by("person_key", "a_ts").aggregate(b_ts=jn.b_ts.min())
     per = per.mutate(seconds=seconds_between(per.b_ts, per.a_ts))
+    if by is not None:  # groups are of the store's persons
+        per = ev.persons(per)
     per = with_group(ctx, journey, per, by)
     tsec = target.total_seconds() if target is not None else None
     over = (per.seconds > tsec) if tsec is not None else ibis.literal(False)
@@ -115,8 +155,7 @@ class Timing(Analysis):
 
     def build(self, spec: TimingSpec, ctx: AnalysisContext) -> ir.Table:
         j = ctx.journey(spec.journey)
-        ev = ordered(ctx, j, spec.segment)
-        out = delay_stats(ctx, j, ev, spec.from_, spec.to, spec.target, spec.by, spec.approx)
+        out = delay_stats(ctx, j, points(ctx, j, spec.segment), spec.from_, spec.to, spec.target, spec.by, spec.approx)
         return out.order_by("group").select("group", *STAT_COLS)
 
     def rules(self, spec: TimingSpec) -> CellRules:
@@ -154,12 +193,13 @@ class Delays(Analysis):
 
     def build(self, spec: DelaysSpec, ctx: AnalysisContext) -> ir.Table:
         j = ctx.journey(spec.journey)
-        ev = ordered(ctx, j, spec.segment, columns=("source_event", "channel", "status", "value"))
+        pts = points(ctx, j, spec.segment)
         parts = []
         for i, d in enumerate(j.delays):
-            stats = delay_stats(ctx, j, ev, d.from_, d.to, _delay_target(d), spec.by, spec.approx)
+            stats = delay_stats(ctx, j, pts, d.from_, d.to, _delay_target(d), spec.by, spec.approx)
             parts.append(stats.mutate(order=ibis.literal(i, "int64"), delay=ibis.literal(d.id), label=ibis.literal(d.label or d.id),
                                       **{"from": ibis.literal(d.from_), "to": ibis.literal(d.to)}))
+        ev = ctx.journey_events(j.journey, spec.segment)
         parts.extend(self._calls(spec, ctx, j, ev, len(parts)))
         cols = ["delay", "label", "from", "to", "group", *STAT_COLS]
         out = ibis.union(*[p.select(*cols, "order").cast({"over_target": "int64", "target_seconds": "float64"})

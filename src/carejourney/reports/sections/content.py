@@ -26,7 +26,7 @@ def content_section(ctx: ReportContext) -> Section:
         return _one(unavailable_view("content", title, Unavailable(
             f"no documents to audit: put patient-facing pages (HTML, Markdown, text, PDF) in {FOLDER}/ "
             "in the project folder"), intro))
-    audits = audit_paths([folder], project=ctx.project)
+    audits = audit_paths([folder], project=ctx.project, cache_dir=ctx.project.target_dir / "cache" / "content")
     found = findings(audits)
     rows = [[_relative(a.path, ctx), readable(a.touchpoint_type) if a.touchpoint_type else "—", f"{a.words:,}",
              _num(a.fk_grade), _num(a.avg_sentence_length, 0),
