@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ProjectError
+from ..yamlio import safe_load
 
 __all__ = ["readability", "sentences", "passive_share", "find_jargon", "missing_essentials", "JargonUse",
            "load_jargon", "load_essentials", "TOUCHPOINT_TYPES"]
@@ -76,7 +77,7 @@ def passive_share(sents: list[str]) -> float | None:
 # -- term lists ------------------------------------------------------------------------------
 def _read(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ProjectError(f"{path}: cannot read ({exc}); fix the YAML or remove the file") from None
     if not isinstance(data, dict):

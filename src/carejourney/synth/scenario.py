@@ -16,7 +16,6 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import Problem, ValidationError
@@ -263,8 +262,8 @@ def _merge(default: dict, user: dict) -> dict:
 
 def load_scenario(path: str | Path | None = None, **overrides) -> Scenario:
     """The default scenario, with ``path`` (a YAML file, or ``"none"`` for no frictions) merged over it."""
-    from ..yamlio import load_yaml
-    default = yaml.safe_load(DEFAULT_SCENARIO.read_text(encoding="utf-8"))
+    from ..yamlio import load_yaml, safe_load
+    default = safe_load(DEFAULT_SCENARIO.read_text(encoding="utf-8"))
     user: dict = {}
     name = str(path) if path is not None else str(DEFAULT_SCENARIO)
     located = None
