@@ -222,7 +222,8 @@ def test_a_segments_analyses_read_everyones_person_tables_and_agree_with_its_own
     the segment computed on its own, inline."""
     people = {f"p{i}": {"events": [("referral_received", "2026-01-02"),
                                    *([("appointment_booked", f"2026-01-{3 + i % 9:02d}")] if i % 4 else []),
-                                   *([("visit_completed", "2026-02-01")] if i % 3 == 0 else [])],
+                                   *([("visit_completed", "2026-02-01")] if i % 3 == 0 else []),
+                                   *([("appointment_booked", "2026-02-03")] if i % 5 == 0 else [])],  # a loop
                         "attrs": {"age_band": "65-74" if i % 2 else "35-49", "language": "es" if i % 5 else "en"}}
               for i in range(90)}
     shared = _context(duckdb_con, mini_project, people, "v1")
@@ -231,7 +232,8 @@ def test_a_segments_analyses_read_everyones_person_tables_and_agree_with_its_own
     specs = [{"kind": "funnel", "segment": "senior"}, {"kind": "funnel", "segment": "adult", "steps_kind": "stage",
                                                        "steps": ["access", "care"], "open": True},
              {"kind": "drivers", "segment": "senior"}, {"kind": "targets", "segment": "senior"},
-             {"kind": "equity", "segment": "adult", "dimensions": ["language"]}]
+             {"kind": "equity", "segment": "adult", "dimensions": ["language"]},
+             {"kind": "conformance", "segment": "senior"}, {"kind": "conformance"}]
     for s in specs:
         a, sql, _ = execute(parse_spec(s), shared)
         b, _, _ = execute(parse_spec(s), inline)
@@ -239,8 +241,10 @@ def test_a_segments_analyses_read_everyones_person_tables_and_agree_with_its_own
         if s["kind"] == "funnel":  # read from everyone's units, restricted to the segment
             assert "_funnel_units_" in sql and "SEMI" in sql.upper()
     assert execute(parse_spec(specs[0]), shared)[0]["reached"].iloc[0] == 45
+    conf = execute(parse_spec(specs[5]), shared)[0].set_index("deviation")
+    assert conf.loc["(not conforming)", "people"] > 0 and (conf["section"] == "deviation").any()
     # the members themselves are computed once and kept, not evaluated again in every query
-    assert {n.split("_")[4] for n in _kept_tables(duckdb_con)} >= {"segment", "funnel", "pair"}
+    assert {n.split("_")[4] for n in _kept_tables(duckdb_con)} >= {"segment", "funnel", "pair", "conformance"}
     steps = resolve_steps(shared.journey(None))
     rows = [ctx.to_pandas(journey_step_table(ctx, None, "senior", steps, timedelta(days=90)))
             .sort_values(["step_no", "person_key"], ignore_index=True) for ctx in (shared, inline)]

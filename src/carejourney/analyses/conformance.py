@@ -141,6 +141,16 @@ def _skips(p: ir.Table, j: Journey) -> ir.Table | None:
     return ibis.union(*parts)
 
 
+def _deviations(ctx: AnalysisContext, j: Journey, spec: ConformanceSpec, segment: str | None, as_of) -> ir.Table:
+    """Every deviation of every person (of ``segment``): ``person_key``, ``stage``, ``touchpoint``,
+    ``deviation``, ``n`` (occurrences)."""
+    seq = sequence(ctx, j, segment)
+    summary = _summary(seq.table, j)
+    devs = _event_deviations(seq.table, summary, j, spec, as_of, seq.designed_stages)
+    skips = _skips(summary, j)
+    return devs if skips is None else ibis.union(devs, skips)
+
+
 @register
 class Conformance(Analysis):
     kind = "conformance"
@@ -149,17 +159,25 @@ class Conformance(Analysis):
 
     def build(self, spec: ConformanceSpec, ctx: AnalysisContext) -> ir.Table:
         j = ctx.journey(spec.journey)
-        seq = sequence(ctx, j, spec.segment)
-        ev = seq.table
         as_of = ibis.literal(spec.as_of, "timestamp") if spec.as_of else ctx.events.ts.max()
-        summary = _summary(ev, j)
-        devs = _event_deviations(ev, summary, j, spec, as_of, seq.designed_stages)
-        skips = _skips(summary, j)
-        if skips is not None:
-            devs = ibis.union(devs, skips)
-        total = ev.person_key.nunique()
+        log = ctx.journey_log(j.journey) if ctx.shares_tables else None
+        if log is None:
+            ev = sequence(ctx, j, spec.segment).table
+            devs, people = _deviations(ctx, j, spec, spec.segment, as_of), ev.select("person_key")
+        else:
+            # a person's deviations depend on their own events alone (and the data's end): everyone's,
+            # kept (analyses._shared), and a segment's are those of its people — the segment's
+            # report does not go over its people's events again
+            key = [j.measured(), spec.stall_after.total_seconds(), str(spec.as_of)]
+            devs = ctx.shared("conformance", key, lambda: _deviations(ctx, j, spec, None, as_of))
+            people = log.people.select(person_key="pid")
+            if spec.segment is not None:
+                members = log.people.semi_join(ctx.segment_members(j, spec.segment), "person_key")
+                people = members.select(person_key="pid")
+                devs = devs.semi_join(people, "person_key")
+        total = people.person_key.nunique()
         deviating = devs.person_key.nunique()
-        summary = ev.aggregate(total=total).cross_join(devs.aggregate(bad=deviating))
+        summary = people.aggregate(total=total).cross_join(devs.aggregate(bad=deviating))
         cols = dict(stage=ibis.null("string"), touchpoint=ibis.null("string"), occurrences=ibis.null("int64"))
         conf = summary.select(section=ibis.literal("summary"), deviation=ibis.literal(CONFORMING),
                               people=summary.total - summary.bad, total=summary.total, rank=ibis.literal(0, "int64"), **cols)
