@@ -117,14 +117,25 @@ class SharedTables:
                 existing.add(name)
             elif temporary or writable:  # of data this connection, or the file, has seen replaced
                 raw.execute(f'DROP TABLE IF EXISTS {"temp.main." if temporary else ""}"{name}"')
-        for name in self._closure(expr, existing):  # what is missing, after what it is built on
-            # from the SQL compiled for the footnote (compiling is 0.1-0.3 s of Python); memtables
-            # registered as Ibis' own execution does (as analyses._cache does)
-            self.con._run_pre_execute_hooks(self._source[name])
-            kind = "TABLE" if writable else "TEMPORARY TABLE"
-            raw.execute(f'CREATE {kind} "{name}" AS {self.sql(name)}')
-            if writable:  # the query goes with the kept table: a later process describes it from there
-                raw.execute(f'COMMENT ON TABLE "{name}" IS ' + "'" + self.sql(name).replace("'", "''") + "'")
+        missing = self._closure(expr, existing)  # what is missing, after what it is built on
+        if not missing:
+            return
+        # a shared table is a set: its rows need not keep the order a query produced them in, and
+        # DuckDB writes unordered results in parallel (everyone's conformance deviations at 1M
+        # people, a union of ~90 parts: 6.8 -> 5.3 s)
+        order = raw.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+        raw.execute("SET preserve_insertion_order = false")
+        try:
+            for name in missing:
+                # from the SQL compiled for the footnote (compiling is 0.1-0.3 s of Python); memtables
+                # registered as Ibis' own execution does (as analyses._cache does)
+                self.con._run_pre_execute_hooks(self._source[name])
+                kind = "TABLE" if writable else "TEMPORARY TABLE"
+                raw.execute(f'CREATE {kind} "{name}" AS {self.sql(name)}')
+                if writable:  # the query goes with the kept table: a later process describes it from there
+                    raw.execute(f'COMMENT ON TABLE "{name}" IS ' + "'" + self.sql(name).replace("'", "''") + "'")
+        finally:
+            raw.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
 
     def sql(self, name: str) -> str:
         """The compiled query of the shared table ``name`` (compiled once)."""
