@@ -15,8 +15,10 @@ would otherwise keep a copy of the events per ingest). A shared table may be bui
 (the step counts read the shared persons): they are written first, unless the table built on them
 is there already.
 
-Shared tables (the persons, the funnels' per-person tables, the pair rows, the step counts,
-segment members — all person-level, ~1 row per person) are *kept*: written to the store's
+Shared tables (the persons, the journey's people, each person's report dimensions and first
+feature events, the funnels' per-person tables, the pair rows, the step counts, conformance
+deviations, segment members — person-level, a few rows per person at most) are *kept*: written
+to the store's
 database file, so a later process on the same data — ``carejourney report --segment …`` after
 ``carejourney run``, ``analyze``, ``findings`` — reads them instead of going over every event
 again; their names also carry the code's version (``_cache.code_version``), so a table written by
