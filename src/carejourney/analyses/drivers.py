@@ -219,20 +219,32 @@ def step_meta(journey: Journey, steps) -> dict[str, dict]:
 
 
 def collapse(df: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
-    """Counts per (step, dimension, value) + delay histograms per group and per (step, dimension) total."""
+    """Counts per (step, dimension, value) + delay histograms per group and per (step, dimension) total.
+
+    Vectorised (one group-by and one scatter-add for every group's histogram): a segment's report
+    collapses ~40k count rows into ~1,200 groups, and a loop over pandas groups took ~0.6 s."""
+    keys = ["step", "dimension", "value"]
     nb = int(max(df["bin"].max(), 0)) + 2 if len(df) else 2
+    if len(df):
+        grouped = df.groupby(keys, sort=True)
+        labels = grouped.size().index.to_frame(index=False)  # the groups, numbered as ngroup() numbers them
+        gid = grouped.ngroup().to_numpy()
+        ok = gid >= 0  # (rows with a missing key belong to no group, as in a loop over the groups)
+        n = df["n"].to_numpy(float)
+        conv = ok & (df["bin"].to_numpy() >= 0)
+        sizes = np.bincount(gid[ok], weights=n[ok], minlength=len(labels))
+        converted = np.bincount(gid[conv], weights=n[conv], minlength=len(labels))
+        hists = np.zeros((len(labels), nb))
+        np.add.at(hists, (gid[conv], df["bin"].to_numpy()[conv].astype(int)), n[conv])
+        out = labels.assign(n=sizes.astype(int), converted=converted.astype(int))
+    else:
+        out, hists = pd.DataFrame(columns=[*keys, "n", "converted"]), np.zeros((0, nb))
     hist: dict[tuple, np.ndarray] = {}
     totals: dict[tuple, np.ndarray] = {}
-    rows = []
-    for key, g in df.groupby(["step", "dimension", "value"], sort=True):
-        h = np.zeros(nb)
-        conv = g[g["bin"] >= 0]
-        np.add.at(h, conv["bin"].astype(int).to_numpy(), conv["n"].to_numpy(float))
+    for key, h in zip(out[keys].itertuples(index=False, name=None), hists):
         hist[key] = h
         totals[key[:2]] = totals.get(key[:2], np.zeros(nb)) + h
-        rows.append({"step": key[0], "dimension": key[1], "value": key[2], "n": int(g["n"].sum()),
-                     "converted": int(conv["n"].sum())})
-    out = pd.DataFrame(rows, columns=["step", "dimension", "value", "n", "converted"])
+    out = out[[*keys, "n", "converted"]]
     span = df.groupby("step").agg(first=("first_ts", "min"), last=("last_ts", "max")) if len(df) else None
     months = {} if span is None else {
         s: max((pd.Timestamp(r["last"]) - pd.Timestamp(r["first"])).days / DAYS_PER_MONTH, 1.0)
@@ -244,18 +256,22 @@ def collapse(df: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
 def compare(df: pd.DataFrame, spec: DriversSpec, ctx: AnalysisContext) -> pd.DataFrame:
     """Group vs rest of the step for every (step, dimension, value): effects, intervals, tests, q."""
     counts, hist, totals = collapse(df)
+    months_of = counts.attrs["months"]
+    counts.attrs = {}  # (pandas deep-copies attrs into every row and column it hands out)
     j = ctx.journey(spec.journey)
     meta = step_meta(j, spec.steps)
     floor = max(spec.min_support, ctx.min_cell)
     dim_tot = counts.groupby(["step", "dimension"])[["n", "converted"]].transform("sum")
     step_tot = counts.groupby(["step", "dimension"])[["n", "converted"]].sum().groupby("step").max()
+    dim_n, dim_c = dim_tot["n"].to_numpy(), dim_tot["converted"].to_numpy()
+    step_n, step_c = step_tot["n"].to_dict(), step_tot["converted"].to_dict()
     out, boot = [], []
-    for i, r in counts.iterrows():
+    for i, r in enumerate(counts.itertuples(index=False)):
         key = (r.step, r.dimension, r.value)
-        rn, rc = int(dim_tot.loc[i, "n"] - r.n), int(dim_tot.loc[i, "converted"] - r.converted)
+        rn, rc = int(dim_n[i] - r.n), int(dim_c[i] - r.converted)
         m = meta.get(r.step, {})
-        months = counts.attrs["months"].get(r.step, 1.0)
-        tot_n, tot_c = step_tot.loc[r.step, "n"], step_tot.loc[r.step, "converted"]
+        months = months_of.get(r.step, 1.0)
+        tot_n, tot_c = step_n[r.step], step_c[r.step]
         rec = {"step": r.step, "from": m.get("from"), "to": m.get("to"), "stage": m.get("stage"),
                "owner": m.get("owner"), "dimension": r.dimension, "value": r.value, "n": int(r.n),
                "converted": int(r.converted), "rate": r.converted / r.n if r.n else np.nan,
