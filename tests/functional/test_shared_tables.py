@@ -115,7 +115,7 @@ def test_a_later_process_reads_the_kept_tables_without_the_events(project, monke
     """A new process on the same data (e.g. ``carejourney report --segment`` after ``run``) reads
     the person-level tables an earlier one kept — it writes none of them, nor any temporary table —
     and gets the same answers, with footnotes describing the kept tables from the queries stored
-    with them (nothing compiled again); a table kept by other code is never read."""
+    with them (nothing built or compiled again); a table kept by other code is never read."""
     from carejourney.analyses._shared import SharedTables
     monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
     specs = [{"kind": "funnel"}, {"kind": "drivers"}]
@@ -124,7 +124,12 @@ def test_a_later_process_reads_the_kept_tables_without_the_events(project, monke
         if attempt == 1:
             def no_compiling(self, name):
                 raise AssertionError(f"{name} compiled again")
+
+            def no_building(*args, **kwargs):
+                raise AssertionError("a kept table's expression built again")
             monkeypatch.setattr(SharedTables, "sql", no_compiling)
+            monkeypatch.setattr("carejourney.analyses._steps.pair_base", no_building)
+            monkeypatch.setattr("carejourney.analyses.drivers.person_dims", no_building)
         p = load_project(project)
         store = open_store(p)
         try:
@@ -274,3 +279,33 @@ def test_an_entry_segment_is_the_people_whose_first_journey_event_is_on_its_touc
     for seg, prefixes in (("referred", "r"), ("web_first", "wt")):
         got = [sorted(ctx.to_pandas(ctx.segment_members(j, seg)).person_key) for ctx in (from_log, inline)]
         assert got[0] == got[1] == sorted(str(key_of(p)) for p in people if p[0] in prefixes), seg
+
+
+def test_a_kept_table_dropped_while_a_report_reads_it_is_built_again(project, monkeypatch):  # noqa: F811
+    """A later process reads kept tables by name without building their expressions; if one goes
+    missing meanwhile (another carejourney version dropped it), it is built again, not an error."""
+    monkeypatch.setenv("CAREJOURNEY_QUERY_CACHE", "0")
+    answers = []
+    for attempt in range(2):
+        p = load_project(project)
+        store = open_store(p)
+        try:
+            ctx = AnalysisContext.from_store(p, store)
+            first = execute(parse_spec({"kind": "funnel"}), ctx)[0]
+            if attempt == 1:
+                counts = [n for n in _kept_tables(store.con) if "_step_counts_" in n]
+                assert counts and ctx.__dict__["_shared"]._placeholders  # read by name
+                store.con.con.execute(f'DROP TABLE "{counts[0]}"')  # what drivers reads
+            answers.append((first, execute(parse_spec({"kind": "drivers"}), ctx)[0]))
+            assert any("_step_counts_" in n for n in _kept_tables(store.con))
+            if attempt == 1:  # a table this report read by name already, dropped before it reads it again
+                units = [n for n in _kept_tables(store.con) if "_funnel_units_" in n]
+                assert units and set(units) <= ctx.__dict__["_shared"]._placeholders
+                for n in units:
+                    store.con.con.execute(f'DROP TABLE "{n}"')
+                pd.testing.assert_frame_equal(execute(parse_spec({"kind": "funnel"}), ctx)[0], first)
+                assert set(units) <= set(_kept_tables(store.con))
+        finally:
+            store.close()
+    for a, b in zip(*answers):
+        pd.testing.assert_frame_equal(a, b)

@@ -57,6 +57,10 @@ class SharedTables:
         self._source: dict[str, ir.Table] = {}
         self._sql: dict[str, str] = {}
         self._custom: dict[str, Callable] = {}
+        self._builders: dict[str, Callable[[], ir.Table]] = {}
+        #: kept tables found in the store, read by name without building their expressions
+        self._placeholders: set[str] = set()
+        self._kept_meta: dict[str, dict] | None = None  # name → {"sql", "reads"} of the store's kept tables
         self._writable = not read_only(con)  # (asked once: a connection's mode does not change)
 
     def name(self, kind: str, key) -> str:
@@ -78,10 +82,50 @@ class SharedTables:
         ``sql(compile)``: the SQL that fills it instead of ``build()``'s (same rows and schema)."""
         name = self.name(kind, key)
         if name not in self._source:  # built once: drivers, equity and the findings ask for the same counts
-            self._source[name] = build()
+            self._builders[name] = build
             if sql is not None:
                 self._custom[name] = sql
+            schema = self._kept_schema(name)
+            if schema is not None:
+                # kept by an earlier process: read by name, its expression never built (building the
+                # large ones was ~1 s of a segment's first report); built if the table goes missing
+                self._source[name] = ibis.table(schema, name=name)
+                self._placeholders.add(name)
+            else:
+                self._source[name] = build()
         return ibis.table(self._source[name].schema(), name=name)
+
+    def _kept(self) -> dict[str, dict]:
+        """The kept tables of this data and code in the store's file, with the query and the shared
+        tables each was written from (its comment), read once per connection."""
+        if self._kept_meta is None:
+            rows = self.con.con.execute(
+                "SELECT table_name, comment FROM duckdb_tables() WHERE starts_with(table_name, ?) AND NOT temporary "
+                "AND database_name = current_database()", [f"{PREFIX}{self._tag()}_"]).fetchall()
+            self._kept_meta = {}
+            for name, comment in rows:
+                try:
+                    meta = json.loads(comment or "")
+                except ValueError:
+                    continue  # (not written by this code: built again if asked for)
+                if isinstance(meta, dict) and isinstance(meta.get("sql"), str) and isinstance(meta.get("reads"), list):
+                    self._kept_meta[name] = meta
+        return self._kept_meta
+
+    def _kept_schema(self, name: str) -> ibis.Schema | None:
+        """The schema of kept table ``name`` if the store has it (None: build it)."""
+        if name not in self._kept():
+            return None
+        try:
+            return self.con.table(name).schema()
+        except Exception:  # dropped since the list was read (by a process of other code)
+            return None
+
+    def _deps(self, name: str) -> list[str]:
+        """The shared tables ``name`` is built on."""
+        if name in self._source and name not in self._placeholders:
+            return self._read_by(self._source[name])
+        return list(self._kept().get(name, {}).get("reads", []))
 
     def _read_by(self, expr: ir.Expr) -> list[str]:
         return list(dict.fromkeys(t.name for t in expr.op().find(ops.UnboundTable) if t.name in self._source))
@@ -93,7 +137,7 @@ class SharedTables:
 
         def visit(name: str) -> None:
             if name not in out and name not in have:
-                for dep in self._read_by(self._source[name]):
+                for dep in self._deps(name):
                     visit(dep)
                 out.append(name)
         for name in self._read_by(expr):
@@ -119,6 +163,9 @@ class SharedTables:
                 existing.add(name)
             elif temporary or writable:  # of data this connection, or the file, has seen replaced
                 raw.execute(f'DROP TABLE IF EXISTS {"temp.main." if temporary else ""}"{name}"')
+        for name in [n for n in self._placeholders if n not in existing]:  # dropped since: build it after all
+            self._placeholders.discard(name)
+            self._source[name] = self._builders[name]()
         missing = self._closure(expr, existing)  # what is missing, after what it is built on
         if not missing:
             return
@@ -135,7 +182,8 @@ class SharedTables:
                 kind = "TABLE" if writable else "TEMPORARY TABLE"
                 raw.execute(f'CREATE {kind} "{name}" AS {self.sql(name)}')
                 if writable:  # the query goes with the kept table: a later process describes it from there
-                    raw.execute(f'COMMENT ON TABLE "{name}" IS ' + "'" + self.sql(name).replace("'", "''") + "'")
+                    meta = json.dumps({"sql": self.sql(name), "reads": self._deps(name)})
+                    raw.execute(f'COMMENT ON TABLE "{name}" IS ' + "'" + meta.replace("'", "''") + "'")
         finally:
             raw.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
 
@@ -147,12 +195,6 @@ class SharedTables:
                                else str(self.con.compile(self._source[name])))
         return self._sql[name]
 
-    def _stored_sql(self, name: str) -> str | None:
-        """The query a kept table was written with (its comment), if it is in the store."""
-        row = self.con.con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
-                                   "AND database_name = current_database()", [name]).fetchone()
-        return row[0] if row and row[0] else None
-
     def describe(self, expr: ir.Expr) -> str:
         """SQL comments saying how each shared table ``expr`` reads is computed (for the footnote:
         every number stays traceable to its query). A kept table's query is read from the table's
@@ -160,7 +202,8 @@ class SharedTables:
         of a report that reads them)."""
         out = []
         for name in self._closure(expr):
-            text = self._sql.get(name) or self._stored_sql(name) or self.sql(name)
+            stored = self._kept().get(name) if name not in self._sql else None
+            text = stored["sql"] if stored else self.sql(name)
             body = "\n".join(f"--   {line}" for line in text.splitlines())
             out.append(f"-- {name}: a shared table (analyses/_shared.py), computed once per data version as\n{body}\n")
         return "".join(out)
