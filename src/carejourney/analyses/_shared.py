@@ -49,7 +49,7 @@ SHARED_VERSION = "1"
 
 
 class SharedTables:
-    """Named, lazily written temporary tables on one DuckDB connection (see the module docstring)."""
+    """Named, lazily written shared tables on one DuckDB connection (see the module docstring)."""
 
     def __init__(self, con, version: Callable[[], str]):
         self.con = con
@@ -203,6 +203,8 @@ class SharedTables:
         out = []
         for name in self._closure(expr):
             stored = self._kept().get(name) if name not in self._sql else None
+            if stored is None and name not in self._source:
+                continue  # (a kept table's input that has gone from the store: nothing to show)
             text = stored["sql"] if stored else self.sql(name)
             body = "\n".join(f"--   {line}" for line in text.splitlines())
             out.append(f"-- {name}: a shared table (analyses/_shared.py), computed once per data version as\n{body}\n")
