@@ -63,7 +63,7 @@ def sequence(ctx, journey: Journey, segment: str | None, level: Level = "touchpo
     """The journey's events of everyone (or one segment) in sequence; see :class:`Sequence`."""
     log = ctx.journey_log(journey.journey)
     if log is not None and not (level == "stage" and log.null_stages):
-        ev = log.events if segment is None else log.events_of(ctx.segment_members(journey, segment))
+        ev = ctx.log_events(log, journey, segment)
         n_stages = len(journey.stages)
         act, prev, nxt = ("tp", "prev_tp", "next_tp") if level == "touchpoint" else ("st", "prev_st", "next_st")
         t = ev.select(person_key=ev.pid, ts=ev.ts, seq=ev.seq, tp_pos=ev.tp.cast("int64"),
@@ -142,7 +142,7 @@ def ordered_keys(ctx, journey: Journey, segment: str | None, level: Level = "tou
     if log is None:
         ev = ordered(ctx, journey, segment, level=level)
         return Keyed(ev.select("person_key", "okey", "activity"), ibis.literal, _identity)
-    ev = log.events if segment is None else log.events_of(ctx.segment_members(journey, segment))
+    ev = ctx.log_events(log, journey, segment)
     us = ev.ts.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64")
     t = ev.select(person_key=ev.pid, okey=us * (len(journey.touchpoints) + 1) + ev.tp.cast("int64"),
                   activity=ev.tp if level == "touchpoint" else ev.st)

@@ -202,9 +202,11 @@ class AnalysisContext:
         log = self.journey_log(journey_id)
         if log is None:
             return self.journey_events(journey_id, segment)
-        if segment is None:
-            return log.events
-        return log.events_of(self.segment_members(self.journey(journey_id), segment))
+        return self.log_events(log, self.journey(journey_id), segment)
+
+    def log_events(self, log, journey: Journey, segment: str | None) -> ir.Table:
+        """The journey log's rows (``log``: :meth:`journey_log`) of everyone, or of ``segment``'s people."""
+        return log.events if segment is None else log.events_of(self.segment_members(journey, segment))
 
     def journey_end(self, journey_id: str | None = None, segment: str | None = None) -> ir.Scalar:
         """The time of the journey's (segment's) last event: where censoring windows end."""

@@ -99,7 +99,7 @@ def points(ctx: AnalysisContext, journey: Journey, segment: str | None) -> Point
     if log is None:
         ev = ordered(ctx, journey, segment)
         return Points(ev, lambda point, field: _endpoint(journey, ev, point, field), lambda t: t)
-    ev = log.events if segment is None else log.events_of(ctx.segment_members(journey, segment))
+    ev = ctx.log_events(log, journey, segment)
     us = ev.ts.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64")
     t = ev.select(person_key=ev.pid, ts=ev.ts, okey=us * (len(journey.touchpoints) + 1) + ev.tp.cast("int64"),
                   tp=ev.tp, st=ev.st)
