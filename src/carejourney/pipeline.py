@@ -37,14 +37,22 @@ class RunSummary:
     report: Path | None = None  # the default journey's
     #: the other journeys' reports, by journey id
     reports: dict[str, Path] = field(default_factory=dict)
+    #: with ``segments``: each declared segment's report, by (journey id, segment id)
+    segment_reports: dict[tuple[str, str], Path] = field(default_factory=dict)
     findings: int | None = None
 
 
-def run_project(project, *, on_phase: Phase | None = None, on_file=None, report: bool = True) -> RunSummary:
+def run_project(project, *, on_phase: Phase | None = None, on_file=None, report: bool = True,
+                segments: bool = False) -> RunSummary:
     """Ingest declared sources (idempotent), order each journey's events once (the stored journey
     log the sequence analyses read), then write every journey's report: the default journey's to
     ``target/report.html``, each other one's to ``target/report-<journey>.html``. Analysing is
-    the pipeline's job: afterwards ``carejourney report`` of any journey reads kept results."""
+    the pipeline's job: afterwards ``carejourney report`` of any journey reads kept results.
+
+    With ``segments``, also every segment each journey declares, to
+    ``target/report-<journey>-<segment>.html``: one more analysis per segment (at 1M people
+    6–13 s each, docs/benchmarks.md), after which those segments' reports read kept results
+    too. Off by default: a project with many segments pays for all of them on every run."""
     from .ingest import ingest_sources
     from .store import open_store
     say = on_phase or (lambda s: None)
@@ -73,6 +81,13 @@ def run_project(project, *, on_phase: Phase | None = None, on_file=None, report:
                 summary.reports[journey_id] = write_report(
                     project, journey=journey_id, store=store,
                     output=project.target_dir / f"report-{journey_id}.html")
+            wanted = [(j, s.id) for j in project.journeys for s in project.journey(j).segments] if segments else []
+            if wanted:
+                say("segment reports")
+            for journey_id, segment_id in wanted:
+                summary.segment_reports[(journey_id, segment_id)] = write_report(
+                    project, journey=journey_id, segment=segment_id, store=store,
+                    output=project.target_dir / f"report-{journey_id}-{segment_id}.html")
     finally:
         store.close()
     return summary

@@ -42,3 +42,24 @@ def test_run_writes_every_journeys_report_and_later_reports_compute_nothing(make
     for journey in ("care", "referrals"):
         assert main(["--project", str(root), "report", "--journey", journey, "-o", str(root / f"{journey}.html")]) == 0
         assert _title(root / f"{journey}.html") == _title(default if journey == "care" else other)
+
+
+def test_run_with_segments_writes_every_declared_segments_report(make_project, monkeypatch, capsys):
+    root = make_project({"journeys/care.yml": MINI_JOURNEY, "journeys/referrals.yml": SECOND})
+    _ingest(root, "a.csv", 40, ["referral_received", "appointment_booked", "visit_completed"], "A")
+    assert main(["--project", str(root), "run", "--no-report", "--segments"]) == 2  # (nothing to write)
+    assert "leave out --no-report" in capsys.readouterr().err
+    assert main(["--project", str(root), "run", "--segments"]) == 0
+    out = "".join(capsys.readouterr().out.split())
+    # care declares senior and adult; referrals declares none
+    written = sorted(p.name for p in (root / "target").glob("report-*-*.html"))
+    assert written == ["report-care-adult.html", "report-care-senior.html"]
+    assert "Segmentreports:2" in out
+    for segment in ("adult", "senior"):
+        html = (root / "target" / f"report-care-{segment}.html").read_text()
+        assert _title(root / "target" / f"report-care-{segment}.html") == "care: journey report"
+        assert f"Segment: {segment}" in html
+    # and a segment's report afterwards executes no query
+    monkeypatch.setattr("carejourney.analyses._cache._execute", lambda *a: pytest.fail("a query was executed"))
+    assert main(["--project", str(root), "report", "--segment", "senior", "-o", str(root / "s.html")]) == 0
+    assert "Segment: senior" in (root / "s.html").read_text()

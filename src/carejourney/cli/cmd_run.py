@@ -12,7 +12,7 @@ from .common import console, load
 _PHASES = {"scaffold": "Scaffolding the project", "synthesise": "Synthesising a population",
            "ingest": "Ingesting and de-identifying sources",
            "journey log": "Ordering each journey's events (the journey log)", "report": "Running analyses and writing the report",
-           "other reports": "The other journeys' reports"}
+           "other reports": "The other journeys' reports", "segment reports": "Every journey's segments' reports"}
 
 
 def _progress():
@@ -48,16 +48,28 @@ def _print_summary(summary) -> None:
         console.print(f"[bold green]Journey report:[/] {summary.report}")
     for journey_id, path in summary.reports.items():
         console.print(f"  {journey_id}: {path}")
+    if summary.segment_reports:
+        folder = next(iter(summary.segment_reports.values())).parent
+        console.print(f"Segment reports: {len(summary.segment_reports)} in {folder} (report-<journey>-<segment>.html)")
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def run(no_report: bool = typer.Option(False, "--no-report", help="Ingest only.")) -> None:
+    def run(no_report: bool = typer.Option(False, "--no-report", help="Ingest only."),
+            segments: bool = typer.Option(
+                False, "--segments",
+                help="Also write each journey's declared segments' reports (target/report-<journey>-<segment>.html); "
+                     "later `carejourney report --segment` then reads kept results. One analysis per segment."),
+            ) -> None:
         """Ingest every declared source, run the analyses and write every journey's report
         (target/report.html for the default journey, target/report-<journey>.html for the others)."""
+        from ..errors import SpecError
         from ..pipeline import run_project
+        if segments and no_report:
+            raise SpecError("--segments writes reports: leave out --no-report, or --segments")
         project = load()
-        _print_summary(_run_with_progress(lambda **kw: run_project(project, report=not no_report, **kw)))
+        _print_summary(_run_with_progress(lambda **kw: run_project(project, report=not no_report, segments=segments,
+                                                                   **kw)))
 
     @app.command()
     def demo(
