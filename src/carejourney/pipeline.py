@@ -42,8 +42,8 @@ class RunSummary:
     findings: int | None = None
 
 
-def run_project(project, *, on_phase: Phase | None = None, on_file=None, report: bool = True,
-                segments: bool = False) -> RunSummary:
+def run_project(project, *, on_phase: Phase | None = None, on_file=None, on_step: Phase | None = None,
+                report: bool = True, segments: bool = False) -> RunSummary:
     """Ingest declared sources (idempotent), order each journey's events once (the stored journey
     log the sequence analyses read), then write every journey's report: the default journey's to
     ``target/report.html``, each other one's to ``target/report-<journey>.html``. Analysing is
@@ -52,7 +52,8 @@ def run_project(project, *, on_phase: Phase | None = None, on_file=None, report:
     With ``segments``, also every segment each journey declares, to
     ``target/report-<journey>-<segment>.html``: one more analysis per segment (at 1M people
     6–13 s each, docs/benchmarks.md), after which those segments' reports read kept results
-    too. Off by default: a project with many segments pays for all of them on every run."""
+    too. Off by default: a project with many segments pays for all of them on every run.
+    ``on_step(text)`` says which segment's report is being written ("primary/senior (3/12)")."""
     from .ingest import ingest_sources
     from .store import open_store
     say = on_phase or (lambda s: None)
@@ -84,7 +85,9 @@ def run_project(project, *, on_phase: Phase | None = None, on_file=None, report:
             wanted = [(j, s.id) for j in project.journeys for s in project.journey(j).segments] if segments else []
             if wanted:
                 say("segment reports")
-            for journey_id, segment_id in wanted:
+            for i, (journey_id, segment_id) in enumerate(wanted):
+                if on_step is not None:
+                    on_step(f"{journey_id}/{segment_id} ({i + 1}/{len(wanted)})")
                 summary.segment_reports[(journey_id, segment_id)] = write_report(
                     project, journey=journey_id, segment=segment_id, store=store,
                     output=project.target_dir / f"report-{journey_id}-{segment_id}.html")
@@ -94,7 +97,7 @@ def run_project(project, *, on_phase: Phase | None = None, on_file=None, report:
 
 
 def demo(folder: Path, *, people: int = 20_000, seed: int = 7, on_phase: Phase | None = None,
-         on_file=None, force: bool = False) -> RunSummary:
+         on_file=None, on_step: Phase | None = None, force: bool = False) -> RunSummary:
     """Scaffold a demo project in ``folder``, synthesise a population, run everything."""
     from .project import load_project
     from .scaffold import init_project
@@ -113,4 +116,4 @@ def demo(folder: Path, *, people: int = 20_000, seed: int = 7, on_phase: Phase |
     project = load_project(folder)
     say("synthesise")
     synthesize(project.root / "data", people=people, seed=seed)
-    return run_project(project, on_phase=on_phase, on_file=on_file)
+    return run_project(project, on_phase=on_phase, on_file=on_file, on_step=on_step)

@@ -32,7 +32,12 @@ def _run_with_progress(fn, **kwargs):
             if "ingest" in tasks:
                 progress.update(tasks["ingest"], description=f"{_PHASES['ingest']}: {receipt.source} {receipt.path}")
 
-        summary = fn(on_phase=phase, on_file=on_file, **kwargs)
+        def on_step(text: str) -> None:
+            if tasks:
+                name = list(tasks)[-1]
+                progress.update(tasks[name], description=f"{_PHASES.get(name, name)}: {text}")
+
+        summary = fn(on_phase=phase, on_file=on_file, on_step=on_step, **kwargs)
         for t in tasks.values():
             progress.update(t, completed=1, total=1, description=progress.tasks[t].description.split(":")[0])
     return summary
@@ -68,8 +73,7 @@ def register(app: typer.Typer) -> None:
         if segments and no_report:
             raise SpecError("--segments writes reports: leave out --no-report, or --segments")
         project = load()
-        _print_summary(_run_with_progress(lambda **kw: run_project(project, report=not no_report, segments=segments,
-                                                                   **kw)))
+        _print_summary(_run_with_progress(run_project, project=project, report=not no_report, segments=segments))
 
     @app.command()
     def demo(
