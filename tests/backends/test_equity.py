@@ -46,3 +46,15 @@ def test_equity_suppresses_groups_under_k(events_for):
     # the complement would reveal the small group by subtraction from overall_n
     assert rec["en"]["n"] == "<11"
     assert res.suppressed >= 2
+
+
+def test_equity_with_no_step_rows_is_empty_not_an_error(events_for):
+    # people who never start the step (e.g. a segment of anonymous browsers): no counts at all
+    people = {f"q{i:03d}": {"events": [("appointment_booked", str(pd.Timestamp("2026-02-01 09:00") + pd.Timedelta(hours=i)))],
+                            "attrs": {"payer_type": "medicaid"}} for i in range(30)}
+    ctx = events_for(people)
+    spec = EquitySpec(steps=[("referral_received", "appointment_booked")], dimensions=["payer_type"], censor=False)
+    df, _, _ = execute(spec, ctx)
+    assert df.empty and {"step", "dimension", "value", "n", "gap"} <= set(df.columns)
+    res = run(spec, ctx)
+    assert res.records() == [] and res.suppressed == 0

@@ -39,6 +39,11 @@ class EquitySpec(Spec):
     censor: bool = True
 
 
+COLUMNS = ["step", "from", "to", "stage", "owner", "dimension", "value", "n", "converted", "rate", "rate_lo",
+           "rate_hi", "overall_n", "overall_rate", "gap", "gap_lo", "gap_hi", "median_hours", "overall_median_hours",
+           "median_gap_hours"]
+
+
 def stratify(df: pd.DataFrame, spec: EquitySpec, ctx: AnalysisContext) -> pd.DataFrame:
     counts, hist, totals = collapse(df)
     meta = step_meta(ctx.journey(spec.journey), spec.steps)
@@ -63,7 +68,7 @@ def stratify(df: pd.DataFrame, spec: EquitySpec, ctx: AnalysisContext) -> pd.Dat
                          "rate_lo": lo, "rate_hi": hi, "overall_n": tot_n, "overall_rate": overall,
                          "gap": gap, "gap_lo": gap_lo, "gap_hi": gap_hi, "median_hours": med,
                          "overall_median_hours": overall_med, "median_gap_hours": med - overall_med})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COLUMNS)  # (with no step rows, e.g. a segment of browsers only: empty)
 
 
 RULES = CellRules(
