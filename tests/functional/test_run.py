@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 import pytest
 
 from carejourney.cli import main
@@ -51,6 +53,7 @@ def test_run_with_segments_writes_every_declared_segments_report(make_project, m
     assert "leave out --no-report" in capsys.readouterr().err
     assert main(["--project", str(root), "run", "--segments"]) == 0
     out = "".join(capsys.readouterr().out.split())
+    assert "Ingested" not in out and "nothingadded" not in out  # (no sources declared: nothing to ingest)
     # care declares senior and adult; referrals declares none
     written = sorted(p.name for p in (root / "target").glob("report-*-*.html"))
     assert written == ["report-care-adult.html", "report-care-senior.html"]
@@ -63,3 +66,22 @@ def test_run_with_segments_writes_every_declared_segments_report(make_project, m
     monkeypatch.setattr("carejourney.analyses._cache._execute", lambda *a: pytest.fail("a query was executed"))
     assert main(["--project", str(root), "report", "--segment", "senior", "-o", str(root / "s.html")]) == 0
     assert "Segment: senior" in (root / "s.html").read_text()
+
+
+def test_a_second_run_says_its_files_were_unchanged_not_loaded_again(make_project, capsys):
+    root = make_project({"journeys/care.yml": MINI_JOURNEY,
+                         "sources/events.yml": "sources: [{name: events, kind: events, path: data/events.csv}]"})
+    (root / "data").mkdir()
+    rows = pd.DataFrame([(f"A{i:03d}", f"2026-02-0{1 + k} 09:{i:02d}:00", tp) for i in range(30)
+                         for k, tp in enumerate(["referral_received", "appointment_booked"])],
+                        columns=["person_id", "ts", "touchpoint"])
+    rows.to_csv(root / "data" / "events.csv", index=False)
+    assert main(["--project", str(root), "run", "--no-report"]) == 0
+    assert "Ingested 1 file(s): 60 rows loaded" in " ".join(capsys.readouterr().out.split())
+    assert main(["--project", str(root), "run", "--no-report"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 file(s) unchanged since they were ingested: nothing added." in out and "rows loaded" not in out
+    pd.concat([rows, rows.assign(person_id=rows.person_id + "x")]).to_csv(root / "data" / "events.csv", index=False)
+    assert main(["--project", str(root), "run", "--no-report"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Ingested 1 file(s): 120 rows loaded, 0 rejected" in out and "unchanged" not in out

@@ -44,11 +44,14 @@ def _run_with_progress(fn, **kwargs):
 
 
 def _print_summary(summary) -> None:
-    loaded = sum(r.rows_loaded for r in summary.receipts)
-    rejected = sum(r.rows_rejected for r in summary.receipts)
-    if summary.receipts:
-        console.print(f"Ingested {len(summary.receipts)} file(s): {loaded:,} rows loaded, {rejected:,} rejected "
+    new = [r for r in summary.receipts if r.status != "unchanged"]
+    loaded = sum(r.rows_loaded for r in new)
+    rejected = sum(r.rows_rejected for r in new)
+    if new:
+        console.print(f"Ingested {len(new)} file(s): {loaded:,} rows loaded, {rejected:,} rejected "
                       "(see `carejourney status`).")
+    if len(new) < len(summary.receipts):  # (their receipts repeat the earlier counts: nothing was added)
+        console.print(f"{len(summary.receipts) - len(new)} file(s) unchanged since they were ingested: nothing added.")
     if summary.report:
         console.print(f"[bold green]Journey report:[/] {summary.report}")
     for journey_id, path in summary.reports.items():
