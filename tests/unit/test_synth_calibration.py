@@ -86,6 +86,22 @@ def test_referrals_scheduled_and_completed(raw, sc):
         assert c["category"][0]["coding"][0]["code"] == "3457005"
 
 
+def test_a_share_of_specialty_patients_self_refer_through_the_web_or_the_phone(raw, sc):
+    """The specialty template's self_referred segment has people: ``self_referral`` of cardiology's
+    people come without a referral, and those who research online leave cardiology leads whose
+    client id links them to their browsing (so consideration converts to access in the data)."""
+    root, _ = raw
+    people = pd.read_parquet(root / "truth" / "people.parquet")
+    cardio = people[people.care_type == "specialty"]
+    referred = {s["subject"]["reference"].split("/")[1] for s in ndjson(root, "ServiceRequest")}
+    self_referred = cardio[~cardio.patient_id.isin(referred)]
+    assert within(len(self_referred), len(cardio), sc.rates.self_referral), (len(self_referred), len(cardio))
+    leads = pd.read_csv(root / "crm" / "leads.csv")
+    web = leads[(leads.service_line == "cardiology") & leads.client_id.notna()]
+    assert len(web) > 0.25 * 0.3 * len(self_referred), len(web)  # web research 50% x web form 50% x submit 80%
+    assert set(web.lead_id) <= {x for ids in self_referred.lead_id.dropna() for x in ids.split(";")}
+
+
 def test_review_reading_among_web_visitors(raw, sc):
     root, _ = raw
     users, readers = set(), set()

@@ -119,6 +119,9 @@ class Rates(Strict):
     call_retry: Share = Field(ge=0, le=1)
     call_booked: Share = Field(ge=0, le=1)
     walk_in: dict[str, float]
+    self_referral: Share = Field(default=0.0, ge=0, le=1,
+                                 description="share of specialty patients who come without a referral: "
+                                             "through the website (web_research, web_action) or the phone")
     referral_scheduled: Share = Field(ge=0, le=1)
     referral_schedule_days_median: float = Field(gt=0)
     wait: dict[str, Wait]

@@ -60,7 +60,9 @@ class Walker(AccessSteps, VisitSteps):
              "email": email_for(p["first"], p["last"], p["idx"], p["email_domain"]),
              "portal": rnd.random() < r.portal_active, "reads_reviews": rnd.random() < r.read_reviews}
         care, t = p["care"], float(p["t0"])
-        if care == "specialty":
+        # specialty: most arrive on a clinician's referral; the self-referred come like primary care's
+        # patients do, through the website or the phone (the specialty template's self_referred segment)
+        if care == "specialty" and rnd.random() >= r.self_referral:
             self.referral(s, t)
         elif care == "urgent" and rnd.random() < r.walk_in.get("urgent", 0.0):
             if rnd.random() < r.web_research["urgent"]:
