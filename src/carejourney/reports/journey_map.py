@@ -44,6 +44,7 @@ class StageMeasure:
     p90_days: Any = None
     sentiment: Any = None           # mean feedback sentiment, -1..1
     feedback_n: Any = None          # people/answers behind the sentiment
+    optional: bool = False          # left out of the stage funnel: people may skip it
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Column:
     touchpoints: list[dict] = field(default_factory=list)
     moment: dict = field(default_factory=dict)
     reached: Markup | None = None
+    optional: bool = False          # a stage people may skip (not a step of the stage funnel)
     conversion: Badge | None = None
     median: Badge | None = None
     p90: Badge | None = None
@@ -123,6 +125,7 @@ def build_map(journey: Journey, fmt: Fmt, measures: dict[str, StageMeasure] | No
                           "questions": list(moment.questions)}
             col.designed_mood = moment.mood
         if measures:
+            col.optional = m.optional
             col.reached = fmt.people(m.reached)
             col.conversion = Badge(fmt.rate(m.conversion), status_for(
                 m.conversion, target.conversion, higher_is_better=True),
