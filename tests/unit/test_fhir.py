@@ -315,3 +315,13 @@ def test_a_resource_with_the_wrong_shape_is_a_reject_not_a_crash(tmp_path):
     assert st.events.num_rows == 1
     rej = {r["row_num"]: r for r in rows(st.rejects)}
     assert set(rej) == {2, 3} and "FHIR R4 structure" in rej[2]["reason"]
+
+
+def test_appointment_identifiers_link_to_the_patient_unless_entered_in_error(tmp_path):
+    appt = {"resourceType": "Appointment", "id": "a1", "status": "booked", "created": "2026-01-02T10:00:00Z",
+            "start": "2026-01-09T10:00:00Z", "identifier": [{"system": "urn:booking", "value": "BK-9"}],
+            "participant": [{"actor": {"reference": f"Patient/{PID}"}, "status": "accepted"}]}
+    wrong = {**appt, "id": "a2", "status": "entered-in-error", "identifier": [{"value": "BK-10"}]}
+    st = read(write_ndjson(tmp_path, "Appointment.ndjson", [appt, wrong]))
+    assert rows(st.links) == [{"id_type_a": "patient", "id_value_a": PID, "id_type_b": "appointment",
+                               "id_value_b": "BK-9"}]

@@ -122,3 +122,16 @@ def test_through_the_pipeline_no_url_or_city_reaches_the_store(make_project):
     data = (root / "target" / "carejourney.duckdb").read_bytes()
     for leaked in ("clinic.example", "Dunmore", "1234567.890", "L-77"):
         assert leaked not in dump and leaked.encode() not in data
+
+
+def test_booking_confirmation_links_the_visitor_to_the_appointment(tmp_path):
+    events = [ga4("booking_complete", T0, client="c-1", booking_id="BK-9"),
+              ga4("booking_complete", T0 + 1, client="c-2", appointment_id="ap-3"),
+              ga4("booking_complete", T0 + 2, client="c-3")]  # (the site did not send it)
+    p = tmp_path / "ga4.jsonl"
+    p.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    st = read(p)
+    assert st.links.to_pylist() == [
+        {"id_type_a": "client_id", "id_value_a": "c-1", "id_type_b": "appointment", "id_value_b": "BK-9"},
+        {"id_type_a": "client_id", "id_value_a": "c-2", "id_type_b": "appointment", "id_value_b": "ap-3"}]
+    assert st.detail["visitor_appointment_links"] == 2 and st.detail["visitor_lead_links"] == 0

@@ -102,6 +102,17 @@ def test_a_share_of_specialty_patients_self_refer_through_the_web_or_the_phone(r
     assert set(web.lead_id) <= {x for ids in self_referred.lead_id.dropna() for x in ids.split(";")}
 
 
+def test_online_bookings_carry_their_confirmation_to_analytics(raw, sc):
+    root, _ = raw
+    done = tracked = 0
+    for line in (root / "web" / "ga4_events.jsonl").read_bytes().splitlines():
+        e = orjson.loads(line)
+        if e["event_name"] == "booking_complete":
+            done += 1
+            tracked += any(p["key"] == "booking_id" for p in e["event_params"])
+    assert done > 100 and within(tracked, done, sc.rates.booking_id_tracked), (tracked, done)
+
+
 def test_review_reading_among_web_visitors(raw, sc):
     root, _ = raw
     users, readers = set(), set()

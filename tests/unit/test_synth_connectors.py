@@ -70,7 +70,11 @@ def test_vocabulary_matches_the_templates(raw):
     assert {"answered", "abandoned"} <= {s for (se, _, s) in seen if se == "call_inbound"}
 
 
-def test_web_visitor_links_to_lead(raw):
+def test_web_visitor_links_to_lead_and_to_online_bookings(raw):
     st = _read(raw, "ga4", "web/ga4_events.jsonl")
     links = st.links.to_pylist()
-    assert links and all({r["id_type_a"], r["id_type_b"]} == {"client_id", "lead"} for r in links)
+    assert {r["id_type_a"] for r in links} == {"client_id"} and {r["id_type_b"] for r in links} == {"lead", "appointment"}
+    booked = {r["id_value_b"] for r in links if r["id_type_b"] == "appointment"}
+    ehr = {r["id_value_b"] for r in _read(raw, "fhir", "fhir/Appointment.ndjson").links.to_pylist()
+           if r["id_type_b"] == "appointment"}
+    assert booked and booked <= ehr  # every confirmation sent to analytics names an appointment in the EHR

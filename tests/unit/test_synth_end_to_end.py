@@ -46,7 +46,7 @@ def test_no_raw_identifier_reaches_the_store(ingested):
     secrets = set()
     for col in ("email", "phone", "mrn", "patient_id", "client_id", "ssn", "lead_phone"):
         secrets |= {str(v) for v in people[col].dropna()}
-    for v in people["lead_id"].dropna():
+    for v in list(people["lead_id"].dropna()) + list(people["booking_id"].dropna()):
         secrets |= set(v.split(";"))
     secrets |= {f"{a} {b}" for a, b in zip(people["first_name"], people["last_name"])}
     digits = {"".join(ch for ch in s if ch.isdigit()) for s in people["phone"]}
@@ -68,11 +68,14 @@ def test_no_raw_identifier_reaches_the_store(ingested):
 
 def test_identity_stitches_systems_into_people(ingested):
     """Web visitors link to leads (form_submit's lead_id), leads to callers and patients (phone,
-    e-mail), patients to portal and survey (MRN). A visitor who booked online without a form has
-    nothing linking the browser to the patient — a second person, as in real data."""
+    e-mail), patients to portal and survey (MRN), online bookers to their appointment (the booking
+    confirmation as booking_complete's booking_id and the Appointment's identifier). A visitor who
+    booked online without that, and without a form, has nothing linking the browser to the
+    patient — a second person, as in real data."""
     root, _, tables = ingested
     people = pd.read_parquet(root / "data" / "truth" / "people.parquet")
-    unlinkable_web = people["client_id"].notna() & people["lead_id"].isna() & (
+    assert people["booking_id"].notna().sum() > 10  # (the linking below is exercised)
+    unlinkable_web = people["client_id"].notna() & people["lead_id"].isna() & people["booking_id"].isna() & (
         people["mrn"].notna() | people["call_phone"].notna())
     expected = len(people) + int(unlinkable_web.sum())
     assert abs(len(tables["persons"]) - expected) <= 0.02 * expected, (len(tables["persons"]), expected)

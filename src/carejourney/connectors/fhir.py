@@ -13,7 +13,8 @@ Fast path: orjson and plain dict access (see :mod:`.fhir_resources`). With
 
 Patient → a staged subject (birth date → age band and ZIP → ZIP3 happen in ingest; sex,
 language, needs from the extensions in docs/raw-formats.md; payer from Coverage / Claim / EOB)
-and links Patient id ↔ MRN / phone / email. Names, addresses, SSNs and other identifiers are
+and links Patient id ↔ MRN / phone / email, and ↔ each ``Appointment.identifier`` (an online
+booking's confirmation, also sent to web analytics as ``booking_id``). Names, addresses, SSNs and other identifiers are
 never read. Every other mapped resource becomes events keyed by ``patient`` + the Patient id.
 Resource types the connector does not map are loaded without events and counted per type.
 """
@@ -230,6 +231,11 @@ class _Accumulator:
         if status == "entered-in-error":
             self.skipped_entered_in_error += 1
             return
+        if rtype == "Appointment":
+            # its identifiers (e.g. an online booking's confirmation, which the booking page also sends
+            # to web analytics as ``booking_id``) lead to the patient
+            self.links += [(out.patient, "appointment", str(i["value"])) for i in r.get("identifier") or ()
+                           if isinstance(i, dict) and i.get("value")]
         append, patient = self.ev.append, out.patient
         for e in out.events:
             attrs = e.get("attrs")

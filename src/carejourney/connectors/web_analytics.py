@@ -9,7 +9,10 @@ traffic source, medium and campaign (first touch: ``traffic_source``; this sessi
 
 Never stored (Safe Harbor: URLs, geographic units below the state): the ``page_location``
 URL and its query string, the referrer, ``geo.city``, IP-derived data, search terms.
-A ``lead_id`` parameter (sent with ``form_submit``) links the visitor to the CRM lead.
+A ``lead_id`` parameter (sent with ``form_submit``) links the visitor to the CRM lead; a
+``booking_id`` (or ``appointment_id``) parameter — the online booking's confirmation, as the
+booking page sends it with ``booking_complete`` — links the visitor to the scheduled
+appointment (the EHR's ``Appointment.identifier``, id type ``appointment``), hence the patient.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ class Ga4Connector:
             fmt = "parquet" if path.name.lower().endswith((".parquet", ".pq")) else "jsonl"
         records, rejects = (_parquet(path) if fmt == "parquet" else read_jsonl_records(path))
         ev = {f: [] for f in STAGED_EVENTS.names}
-        links: list[tuple[str, str]] = []
+        links: list[tuple[str, str, str]] = []  # (client id, id type, id)
         for row, rec in records:
             try:
                 self._event(rec, row, ev, links, ctx.spec.name)
@@ -99,12 +102,13 @@ class Ga4Connector:
         ev["id_type"] = ["client_id"] * n
         events = pa.table({f.name: pa.array(ev[f.name] if ev[f.name] else [None] * n, f.type)
                            for f in STAGED_EVENTS}, schema=STAGED_EVENTS)
-        link_t = pa.table({"id_type_a": ["client_id"] * len(links), "id_value_a": [a for a, _ in links],
-                           "id_type_b": ["lead"] * len(links), "id_value_b": [b for _, b in links]},
+        link_t = pa.table({"id_type_a": ["client_id"] * len(links), "id_value_a": [a for a, _, _ in links],
+                           "id_type_b": [t for _, t, _ in links], "id_value_b": [b for _, _, b in links]},
                           schema=STAGED_LINKS)
         return Staged(rows_read=len(records) + sum(1 for r in rejects if r[1] == "(line)"),
                       events=events, links=link_t, rejects=rejects_table(rejects),
-                      detail={"visitor_lead_links": len(links)})
+                      detail={"visitor_lead_links": sum(1 for _, t, _ in links if t == "lead"),
+                              "visitor_appointment_links": sum(1 for _, t, _ in links if t == "appointment")})
 
     @staticmethod
     def _event(rec: dict, row: int, ev: dict, links: list, source: str) -> None:
@@ -150,7 +154,10 @@ class Ga4Connector:
         ev["attrs"].append(orjson.dumps(attrs).decode() if attrs else None)
         lead = _text(params.get("lead_id"))
         if lead:
-            links.append((cid, lead))
+            links.append((cid, "lead", lead))
+        booking = _text(params.get("booking_id")) or _text(params.get("appointment_id"))
+        if booking:
+            links.append((cid, "appointment", booking))
 
 
 class _Bad(Exception):

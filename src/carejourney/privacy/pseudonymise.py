@@ -29,7 +29,8 @@ __all__ = ["normalise_identifier", "pseudonym", "pseudonymise_array", "dict_arra
            "age_band_labels", "zip3", "ID_TYPES"]
 
 #: Identifier types carejourney knows how to normalise. Others are trimmed and lower-cased.
-ID_TYPES = ("person", "email", "phone", "mrn", "patient", "client_id", "lead", "ssn", "account", "episode")
+ID_TYPES = ("person", "email", "phone", "mrn", "patient", "client_id", "lead", "ssn", "account", "episode",
+            "appointment")
 
 _NON_DIGIT = re.compile(r"\D+")
 

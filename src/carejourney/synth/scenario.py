@@ -112,6 +112,9 @@ class Rates(Strict):
     read_reviews: Share = Field(ge=0, le=1)
     web_action: dict[str, dict[str, float]]
     online_booking_complete: Share = Field(ge=0, le=1)
+    booking_id_tracked: Share = Field(default=0.0, ge=0, le=1,
+                                      description="share of online bookings whose booking_complete event "
+                                                  "carries the confirmation code (booking_id)")
     form_submit: Share = Field(ge=0, le=1)
     lead_callback_hours_median: float = Field(gt=0)
     lead_booked: Share = Field(ge=0, le=1)

@@ -79,7 +79,8 @@ class VisitSteps:
         return rnd.lognormvariate(mu, w.sigma)
 
     def visit_cycle(self, s: dict, created: float, channel: str, sl: str, *, new: bool = True,
-                    based_on: str | None = None, procedure: bool = False, walk_in: bool = False,
+                    based_on: str | None = None, booking_ref: str | None = None, procedure: bool = False,
+                    walk_in: bool = False,
                     fixed_start: float | None = None, depth: int = 0) -> bool:
         """Book (and re-book) until the visit happens or the person gives up; True when fulfilled."""
         rnd, r, p, fr = self.rnd, self.r, s["p"], self.fr
@@ -156,6 +157,8 @@ class VisitSteps:
                     "extension": [{"url": EXT + "booking-channel", "valueCode": channel}]}
             if based_on:
                 appt["basedOn"] = [{"reference": f"ServiceRequest/{based_on}"}]
+            if booking_ref and attempt == 0:  # the online booking's confirmation (later re-bookings are by phone)
+                appt["identifier"] = [{"system": EXT + "booking-confirmation", "value": booking_ref}]
             if status == "cancelled":
                 appt["extension"].append({"url": EXT + "cancelled-at", "valueDateTime": fhir_ts(cancel_t)})
                 appt["cancelationReason"] = _coding("http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason",

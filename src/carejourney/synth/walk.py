@@ -56,7 +56,7 @@ class Walker(AccessSteps, VisitSteps):
         rnd, r = self.rnd, self.r
         pf, pc, pe = phone_formats(p["phone_area"], p["phone_local"])
         s = {"p": p, "k": 0, "bad": [], "prior_noshow": False, "patient": False, "sess": None,
-             "phone_fhir": pf, "phone_crm": pc, "phone_e164": pe, "leads": [], "called": False,
+             "phone_fhir": pf, "phone_crm": pc, "phone_e164": pe, "leads": [], "bookings": [], "called": False,
              "email": email_for(p["first"], p["last"], p["idx"], p["email_domain"]),
              "portal": rnd.random() < r.portal_active, "reads_reviews": rnd.random() < r.read_reviews}
         care, t = p["care"], float(p["t0"])
@@ -89,6 +89,7 @@ class Walker(AccessSteps, VisitSteps):
             "first_name": p["first"], "last_name": p["last"], "email": s["email"], "phone": s["phone_e164"],
             "client_id": s["sess"]["client_id"] if s["sess"] else None,
             "lead_id": ";".join(s["leads"]) or None,
+            "booking_id": ";".join(s["bookings"]) or None,  # online bookings whose confirmation reached analytics
             "lead_phone": s["phone_crm"] if s["leads"] else None, "lead_email": s["email"] if s["leads"] else None,
             "call_phone": s["phone_e164"] if s["called"] else None,
             "mrn": p["mrn"] if s["patient"] else None, "patient_id": p["patient_id"] if s["patient"] else None,
@@ -187,9 +188,10 @@ class Walker(AccessSteps, VisitSteps):
                 self.cal["booking_completes"] += done
             t += rnd.uniform(60, 400)
             if done:
+                ref = self.booking_ref(s)
                 emit(t, "booking_complete", "booking", "/book/confirmed", sess,
-                     {"service_line": sl, "location_id": p["location"]})
-                self.visit_cycle(s, t, "web", sl)
+                     {"service_line": sl, "location_id": p["location"], **self.tracked_booking(s, ref)})
+                self.visit_cycle(s, t, "web", sl, booking_ref=ref)
                 return
             s["bad"].append("booking")
             u = rnd.random()
@@ -203,9 +205,10 @@ class Walker(AccessSteps, VisitSteps):
                 emit(t2, "booking_start", "booking", f"/book?service={sl}", s["cur"],
                      {"service_line": sl, "location_id": p["location"]})
                 if rnd.random() < prob:
+                    ref = self.booking_ref(s)
                     emit(t2 + 200, "booking_complete", "booking", "/book/confirmed", s["cur"],
-                         {"service_line": sl, "location_id": p["location"]})
-                    self.visit_cycle(s, t2 + 200, "web", sl)
+                         {"service_line": sl, "location_id": p["location"], **self.tracked_booking(s, ref)})
+                    self.visit_cycle(s, t2 + 200, "web", sl, booking_ref=ref)
         elif action == "web_form":
             emit(t, "form_start", "service", f"/services/{sl.replace('_', '-')}", sess,
                  {"form_id": "appointment_request", "service_line": sl})
@@ -220,6 +223,19 @@ class Walker(AccessSteps, VisitSteps):
             created = self.phone_booking(s, _open_hours(t + 30), "scheduling", "new appointment")
             if created is not None:
                 self.visit_cycle(s, created, "phone", sl)
+
+    def booking_ref(self, s: dict) -> str:
+        """An online booking's confirmation code: the Appointment's identifier in the EHR."""
+        return self.nid(s, "BK")
+
+    def tracked_booking(self, s: dict, ref: str) -> dict:
+        """The ``booking_id`` parameter of ``booking_complete`` where the site sends it to analytics
+        (``rates.booking_id_tracked``): the only thing linking an online booker's browser to the
+        patient. Elsewhere the booker stays a second, anonymous person, as in real data."""
+        if self.rnd.random() >= self.r.booking_id_tracked:
+            return {}
+        s["bookings"].append(ref)
+        return {"booking_id": ref}
 
     # -- CRM lead + callbacks -----------------------------------------------------------------
     def lead_id(self, s: dict) -> str:

@@ -36,7 +36,7 @@ PEOPLE_FILE = "truth/people.parquet"
 
 PEOPLE_SCHEMA = pa.schema([(c, pa.int64() if c == "age" else pa.string()) for c in (
     "person_id", "care_type", "service_line", "age_group", "age", "sex", "language", "payer_type", "location",
-    "device", "zip", "first_name", "last_name", "email", "phone", "client_id", "lead_id", "lead_phone",
+    "device", "zip", "first_name", "last_name", "email", "phone", "client_id", "lead_id", "booking_id", "lead_phone",
     "lead_email", "call_phone", "mrn", "patient_id", "ssn")])
 
 
