@@ -14,7 +14,8 @@ import orjson
 import pandas as pd
 import pytest
 
-from carejourney.synth import load_scenario, synthesize
+from carejourney.synth import synthesize
+from tests.synth_scenarios import tracked_bookings
 
 #: another seed can be tried with CJ_SYNTH_TEST_SEED (the checks are statistical, not seed-tuned)
 SEED = int(os.environ.get("CJ_SYNTH_TEST_SEED", "11"))
@@ -37,15 +38,16 @@ def within(k: int, n: int, p: float, z: float = 3.3) -> bool:
 
 
 @pytest.fixture(scope="module")
-def raw(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth_cal")
-    summary = synthesize(out, people=N, seed=SEED, scenario="none", workers=1)
-    return out, summary
+def sc():
+    """No planted friction; online bookings' confirmations sent to analytics (off by default)."""
+    return tracked_bookings("none")
 
 
 @pytest.fixture(scope="module")
-def sc():
-    return load_scenario("none")
+def raw(tmp_path_factory, sc):
+    out = tmp_path_factory.mktemp("synth_cal")
+    summary = synthesize(out, people=N, seed=SEED, scenario=sc, workers=1)
+    return out, summary
 
 
 def test_no_show_rate_in_published_range_and_lead_time_odds_ratio(raw, sc):

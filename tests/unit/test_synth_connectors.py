@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from carejourney.synth import synthesize
+from tests.synth_scenarios import tracked_bookings
 
 KINDS = {"ga4": ["web/ga4_events.jsonl"], "leads": ["crm/leads.csv"], "calls": ["calls/calls.csv"],
          "portal": ["portal/messages.csv"], "survey": ["surveys/responses.csv"], "reviews": ["reviews/reviews.csv"],
@@ -26,7 +27,7 @@ def _connector(kind):
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth_conn")
-    synthesize(out, people=1500, seed=8, workers=1)
+    synthesize(out, people=1500, seed=8, workers=1, scenario=tracked_bookings())
     return out
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from carejourney.synth import synthesize
+from tests.synth_scenarios import tracked_bookings
 
 
 
@@ -19,7 +20,7 @@ def ingested(tmp_path_factory):
     from carejourney.store import open_store
     root = tmp_path_factory.mktemp("e2e") / "proj"
     init_project(root, template="all")
-    synthesize(root / "data", people=400, seed=21, workers=1)
+    synthesize(root / "data", people=400, seed=21, workers=1, scenario=tracked_bookings())
     (root / "sources" / "all.yml").write_text(DEMO_SOURCES)
     project = load_project(root)
     receipts = ingest_sources(project)

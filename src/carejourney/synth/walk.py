@@ -224,15 +224,17 @@ class Walker(AccessSteps, VisitSteps):
             if created is not None:
                 self.visit_cycle(s, created, "phone", sl)
 
-    def booking_ref(self, s: dict) -> str:
-        """An online booking's confirmation code: the Appointment's identifier in the EHR."""
-        return self.nid(s, "BK")
+    def booking_ref(self, s: dict) -> str | None:
+        """An online booking's confirmation code, the Appointment's identifier in the EHR — written
+        where some confirmations reach analytics (``rates.booking_id_tracked`` > 0; with none, the
+        population is exactly what it was before the rate existed: no id drawn, no random draw)."""
+        return self.nid(s, "BK") if self.r.booking_id_tracked > 0 else None
 
-    def tracked_booking(self, s: dict, ref: str) -> dict:
+    def tracked_booking(self, s: dict, ref: str | None) -> dict:
         """The ``booking_id`` parameter of ``booking_complete`` where the site sends it to analytics
         (``rates.booking_id_tracked``): the only thing linking an online booker's browser to the
         patient. Elsewhere the booker stays a second, anonymous person, as in real data."""
-        if self.rnd.random() >= self.r.booking_id_tracked:
+        if ref is None or self.rnd.random() >= self.r.booking_id_tracked:
             return {}
         s["bookings"].append(ref)
         return {"booking_id": ref}
