@@ -45,7 +45,7 @@ def funnel_stages(journey: Journey) -> list[str]:
 
 
 def stage_params(ctx: ReportContext) -> dict:
-    """The stage-level funnel the map and the funnel section share (one run)."""
+    """The map's stage-level funnel (one run; the equity and segment views compare key steps)."""
     return {"steps": funnel_stages(ctx.journey), "steps_kind": "stage", "open": True, "window": WINDOW}
 
 
