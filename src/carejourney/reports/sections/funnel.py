@@ -23,6 +23,30 @@ def _label(ctx: ReportContext, step: str) -> str:
     return " or ".join(names)
 
 
+def _unfollowed(ctx: ReportContext, recs: list[dict]) -> list[str]:
+    """A note for each step that nobody reached from the previous one although many reached that:
+    most often not a drop-out but two systems with no identifier in common (an anonymous online
+    booking and the EHR visit), so the people cannot be followed from one to the other."""
+    notes = []
+    for prev, x in zip(recs, recs[1:]):
+        came, before = x.get("continued"), prev.get("reached")
+        if not (isinstance(came, (int, float)) and came == 0 and isinstance(before, (int, float))
+                and before >= ctx.fmt.k):
+            continue
+        a, b = _label(ctx, prev["step"]), _label(ctx, x["step"])
+        tps = [next((t for t in ctx.journey.touchpoints if t.id == str(s).split("|")[0]), None)
+               for s in (prev["step"], x["step"])]
+        where = ""
+        if all(tps) and tps[0].is_online != tps[1].is_online:
+            where = f" ('{a}' is recorded online, '{b}' offline)"
+        notes.append(f"Nobody who reached '{a}' was seen at '{b}' afterwards. When the two are recorded by "
+                     f"systems that share no identifier{where}, the people at '{a}' cannot be followed "
+                     "and the 0 % says nothing about them. Link the systems (an online booking's confirmation sent to web "
+                     "analytics as booking_id links the visitor to the appointment; docs/connectors.md) or "
+                     "check how the journey maps these events.")
+    return notes
+
+
 @section(20)
 def funnel_section(ctx: ReportContext) -> Section:
     title = "Funnel of key steps"
@@ -47,6 +71,7 @@ def funnel_section(ctx: ReportContext) -> Section:
     table = result_table(ctx, r, "Funnel of key steps", columns=COLUMNS, labels=LABELS)
     for row, x in zip(table.rows, recs):
         row[1] = _label(ctx, x["step"])
+    intro += "".join(" " + note for note in _unfollowed(ctx, recs))
     view = View(id="funnel", title=title, intro=intro, result=r, figure=fig, summary=summary, table=table,
                 chart_label="Funnel bar chart: people reaching each key step and people dropping out")
     return Section("funnel", "Funnel", "Where people drop out of the journey.", [view])
