@@ -67,3 +67,15 @@ def test_journeys_without_interior_optional_stages_step_through_every_stage(make
         "  - {id: reminder_sent, stage: pre_visit, channel: digital, optional: true}",
         "  - {id: reminder_sent, stage: pre_visit, channel: digital}"))
     assert funnel_stages(project.journey()) == ["awareness", "access", "pre_visit", "care", "post_visit"]
+
+
+def test_the_map_reads_the_findings_targets_check_rather_than_running_another(make_project, monkeypatch):
+    from carejourney.analyses.targets import TargetsAnalysis
+    journey = MINI_JOURNEY.replace("  - {id: pre_visit, owner: operations}",
+                                   "  - {id: pre_visit, owner: operations, target: {conversion: 0.9}}")
+    project = _project(make_project, journey)
+    built = []
+    original = TargetsAnalysis.build
+    monkeypatch.setattr(TargetsAnalysis, "build", lambda self, spec, ctx: built.append(spec) or original(self, spec, ctx))
+    build_report(project)
+    assert len(built) == 1, built  # (the second asker is answered from the kept result)

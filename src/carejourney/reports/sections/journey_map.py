@@ -19,6 +19,7 @@ import jinja2
 from markupsafe import Markup
 
 from ...analyses.base import Result
+from ...findings import FindingsConfig
 from ...model.journey import Journey, Target
 from ..journey_map import MOOD_LABELS, StageMeasure, build_map, mood_curve
 from .base import ReportContext, Section, Unavailable, View, section
@@ -67,7 +68,8 @@ def stage_measures(ctx: ReportContext) -> tuple[dict[str, StageMeasure], list[Re
     for sid in skipped:
         measures[sid] = StageMeasure(optional=True)
     if any((ctx.journey.stage(sid).target or Target()).conversion is not None for sid in skipped):
-        t = ctx.fetch("targets")  # (the findings run the same check: answered from kept results)
+        # the findings' very check (their fdr too), so the second of the two runs reads kept results
+        t = ctx.fetch("targets", fdr=FindingsConfig().fdr)
         if not isinstance(t, Unavailable):
             used.append(t)
             for rec in t.records():
