@@ -57,12 +57,15 @@ def test_ingest_and_rebuilds_keep_the_events_person_keys_equal_to_identity(make_
         assert rekeyed > 0 and _persons(store) != alone  # earlier events were re-keyed
         stitched = raw.execute("SELECT count(*) FROM events WHERE person_key IS NOT NULL").fetchone()[0]
         assert stitched > 0
+        version = store.data_version()
         rebuild_identity(store, max_links=0)  # every link left out: everybody is a person of their own
         assert _disagreements(store) == 0
         assert raw.execute("SELECT count(*) FROM events WHERE person_key IS NOT NULL").fetchone()[0] == 0
+        assert store.data_version() != version  # (kept results and tables of the old mapping are not read)
         rebuild_identity(store)
         assert _disagreements(store) == 0
         assert raw.execute("SELECT count(*) FROM events WHERE person_key IS NOT NULL").fetchone()[0] == stitched
+        assert store.data_version() == version  # the same mapping again: the same version
     finally:
         store.close()
 
