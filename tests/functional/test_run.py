@@ -85,3 +85,25 @@ def test_a_second_run_says_its_files_were_unchanged_not_loaded_again(make_projec
     assert main(["--project", str(root), "run", "--no-report"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "Ingested 1 file(s): 120 rows loaded, 0 rejected" in out and "unchanged" not in out
+
+
+def test_a_report_from_kept_results_does_not_load_scipy_stats(make_project):
+    """scipy.stats takes ~0.4 s to import; after `run`, a report's statistics (the map's target
+    checks, the findings' adjusted p-values) come from scipy.special and numpy alone."""
+    import subprocess
+    import sys
+    journey = MINI_JOURNEY.replace("  - {id: pre_visit, owner: operations}",
+                                   "  - {id: pre_visit, owner: operations, target: {conversion: 0.9}}")
+    root = make_project({"journeys/care.yml": journey})
+    steps = ["referral_received", "appointment_booked", "reminder_sent", "visit_completed"]
+    rows = pd.DataFrame([(f"A{i:03d}", str(pd.Timestamp("2025-02-03 09:00") + pd.Timedelta(days=7 * i + k)), tp)
+                         for i in range(40) for k, tp in enumerate(steps)], columns=["person_id", "ts", "touchpoint"])
+    rows.to_csv(root / "a.csv", index=False)  # (over 9 months: the targets' 90-day windows close, so they are tested)
+    assert main(["--project", str(root), "ingest", str(root / "a.csv")]) == 0
+    assert main(["--project", str(root), "run"]) == 0
+    code = ("import sys; from pathlib import Path; from carejourney.project import load_project; "
+            "from carejourney.reports.render import write_report; "
+            f"write_report(load_project(Path({str(root)!r})), output={str(root / 'again.html')!r}); "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

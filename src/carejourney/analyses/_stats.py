@@ -8,7 +8,13 @@
   with tie correction — what ``scipy.stats.mannwhitneyu(method="asymptotic")`` gives on the
   expanded data). Medians are interpolated inside their bin; the interval on the ratio of
   medians is a percentile bootstrap that resamples each histogram (multinomial).
-- Multiple testing: Benjamini-Hochberg (``scipy.stats.false_discovery_control``).
+- Multiple testing: Benjamini-Hochberg adjusted p-values (what
+  ``scipy.stats.false_discovery_control(method="bh")`` gives; tests compare the two).
+
+Normal tail probabilities come from ``scipy.special.ndtr`` (what ``scipy.stats.norm.sf``
+computes). ``scipy.stats`` takes ~0.4 s to import: it is loaded only for Fisher's exact test
+(small expected counts), so that a report answered from kept results — whose journey map still
+tests the targets — never pays for it.
 """
 
 from __future__ import annotations
@@ -20,16 +26,10 @@ import numpy as np
 from ._steps import BINS_PER_DOUBLING
 
 
-class _LazyStats:
-    """``scipy.stats`` on first use: importing it takes ~0.5 s, which every CLI command and every
-    report answered from kept results would otherwise pay for nothing."""
-
-    def __getattr__(self, name):
-        from scipy import stats as real
-        return getattr(real, name)
-
-
-stats = _LazyStats()
+def _normal_sf(z: float) -> float:
+    """P(Z > z) for a standard normal Z (``scipy.stats.norm.sf``)."""
+    from scipy.special import ndtr
+    return float(ndtr(-z))
 
 __all__ = ["wilson", "newcombe", "prop_test", "mw_binned", "hist_median", "hist_quantile",
            "ratio_ci", "bh", "bin_edges_hours"]
@@ -67,13 +67,14 @@ def prop_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, str]:
         return math.nan, "none"
     expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / total
     if (expected < 5).any():
+        from scipy import stats  # (here only: see the module docstring)
         return float(stats.fisher_exact(table.astype(int)).pvalue), "fisher"
     pooled = (x1 + x2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     if se == 0:
         return 1.0, "z"
     zval = (x1 / n1 - x2 / n2) / se
-    return float(2 * stats.norm.sf(abs(zval))), "z"
+    return 2 * _normal_sf(abs(zval)), "z"
 
 
 def mw_binned(h1: np.ndarray, h2: np.ndarray) -> tuple[float, float]:
@@ -91,7 +92,7 @@ def mw_binned(h1: np.ndarray, h2: np.ndarray) -> tuple[float, float]:
     if var <= 0:
         return u1, 1.0
     zval = (u1 - n1 * n2 / 2.0) / math.sqrt(var)
-    return u1, float(2 * stats.norm.sf(abs(zval)))
+    return u1, 2 * _normal_sf(abs(zval))
 
 
 def bin_edges_hours(nbins: int) -> np.ndarray:
@@ -155,5 +156,12 @@ def bh(pvalues) -> np.ndarray:
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
     if ok.any():
-        out[ok] = stats.false_discovery_control(np.clip(p[ok], 0, 1), method="bh")
+        # q_(i) = min over j >= i of p_(j) * m / j, p sorted ascending (Benjamini & Hochberg 1995)
+        v = np.clip(p[ok], 0, 1)
+        order = np.argsort(v, kind="stable")
+        m = len(v)
+        q = np.minimum.accumulate((v[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+        adjusted = np.empty(m)
+        adjusted[order] = np.minimum(q, 1.0)
+        out[ok] = adjusted
     return out
