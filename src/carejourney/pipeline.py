@@ -50,8 +50,8 @@ def run_project(project, *, on_phase: Phase | None = None, on_file=None, on_step
     the pipeline's job: afterwards ``carejourney report`` of any journey reads kept results.
 
     With ``segments``, also every segment each journey declares, to
-    ``target/report-<journey>-<segment>.html``: one more analysis per segment (at 1M people
-    6–13 s each, docs/benchmarks.md), after which those segments' reports read kept results
+    ``target/report-<journey>-<segment>.html``: one more analysis per segment (~5 s each at 1M
+    people, docs/benchmarks.md), after which those segments' reports read kept results
     too. Off by default: a project with many segments pays for all of them on every run.
     ``on_step(text)`` says which segment's report is being written ("primary/senior (3/12)")."""
     from .ingest import ingest_sources
