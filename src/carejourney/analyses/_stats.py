@@ -25,16 +25,16 @@ import numpy as np
 
 from ._steps import BINS_PER_DOUBLING
 
+__all__ = ["wilson", "newcombe", "prop_test", "mw_binned", "hist_median", "hist_quantile",
+           "ratio_ci", "bh", "bin_edges_hours"]
+
+Z95 = 1.959963984540054
+
 
 def _normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z (``scipy.stats.norm.sf``)."""
     from scipy.special import ndtr
     return float(ndtr(-z))
-
-__all__ = ["wilson", "newcombe", "prop_test", "mw_binned", "hist_median", "hist_quantile",
-           "ratio_ci", "bh", "bin_edges_hours"]
-
-Z95 = 1.959963984540054
 
 
 def wilson(x: float, n: float, z: float = Z95) -> tuple[float, float]:

@@ -14,8 +14,8 @@ Fast path: orjson and plain dict access (see :mod:`.fhir_resources`). With
 Patient → a staged subject (birth date → age band and ZIP → ZIP3 happen in ingest; sex,
 language, needs from the extensions in docs/raw-formats.md; payer from Coverage / Claim / EOB)
 and links Patient id ↔ MRN / phone / email, and ↔ each ``Appointment.identifier`` (an online
-booking's confirmation, also sent to web analytics as ``booking_id``). Names, addresses, SSNs and other identifiers are
-never read. Every other mapped resource becomes events keyed by ``patient`` + the Patient id.
+booking's confirmation, also sent to web analytics as ``booking_id``). Names, addresses, SSNs
+and other identifiers are never read. Every other mapped resource becomes events keyed by ``patient`` + the Patient id.
 Resource types the connector does not map are loaded without events and counted per type.
 """
 

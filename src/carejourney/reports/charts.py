@@ -141,7 +141,7 @@ def process_network(fmt: Fmt, positions: dict[str, tuple[float, float]], edges: 
         mids_text.append(f"{label(e['source'])} → {label(e['target'])}: {fmt.people_text(n)} people"
                          + (f", median {e['median']}" if e.get("median") else ""))
     # the arrows set at once: each add_annotation validates every annotation so far again (40 arrows:
-    # 0.5 s of every report with a process map)
+    # 0.27 s of every report with a process map, against 0.10 s)
     fig.update_layout(annotations=arrows)
     fig.add_scatter(x=mids_x, y=mids_y, mode="markers", marker=dict(size=6, color="rgba(0,0,0,0)"),
                     customdata=mids_people, text=mids_text, hovertemplate="%{text}<extra></extra>",

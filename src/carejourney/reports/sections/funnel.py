@@ -41,9 +41,9 @@ def _unfollowed(ctx: ReportContext, recs: list[dict]) -> list[str]:
             where = f" ('{a}' is recorded online, '{b}' offline)"
         notes.append(f"Nobody who reached '{a}' was seen at '{b}' afterwards. When the two are recorded by "
                      f"systems that share no identifier{where}, the people at '{a}' cannot be followed "
-                     "and the 0 % says nothing about them. Link the systems (an online booking's confirmation sent to web "
-                     "analytics as booking_id links the visitor to the appointment; docs/connectors.md) or "
-                     "check how the journey maps these events.")
+                     "and the 0 % says nothing about them. Link the systems (an online booking's confirmation "
+                     "sent to web analytics as booking_id links the visitor to the appointment; "
+                     "docs/connectors.md) or check how the journey maps these events.")
     return notes
 
 

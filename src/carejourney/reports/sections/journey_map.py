@@ -64,7 +64,8 @@ def stage_measures(ctx: ReportContext) -> tuple[dict[str, StageMeasure], list[Re
             reached=rec.get("reached"), conversion=nxt.get("conversion_from_previous"),
             median_days=rec.get("median_days"), p90_days=rec.get("p90_days"))
     used = [r]
-    skipped = [s.id for s in ctx.journey.stages if s.id not in measures]
+    # (a stage without touchpoints is not measured at all: no numbers, and not called optional)
+    skipped = [s.id for s in ctx.journey.stages if s.id not in measures and ctx.journey.touchpoints_in(s.id)]
     for sid in skipped:
         measures[sid] = StageMeasure(optional=True)
     if any((ctx.journey.stage(sid).target or Target()).conversion is not None for sid in skipped):
