@@ -34,7 +34,7 @@ from pathlib import Path
 
 from carejourney.enum_columns import retype
 from carejourney.project import load_project
-from carejourney.store import Store, connect
+from carejourney.store import Store, connect, open_store
 
 JOURNEY = """\
 journey: care
@@ -122,13 +122,14 @@ def build(root: Path, people: int, heavy: int = 0, heavy_events: int = 20_000) -
 
 
 def forget_derived(root: Path) -> None:
-    """Delete what a report keeps between runs (query cache, journey log): the next report is cold."""
+    """Delete what a report keeps between runs (query cache, journey log, kept tables), as
+    `carejourney clean` does: the next report is cold."""
     shutil.rmtree(root / "target" / "cache", ignore_errors=True)
-    con = connect("duckdb:///target/carejourney.duckdb", root)
-    raw = con.con
-    for (name,) in raw.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '_cj_')").fetchall():
-        raw.execute(f'DROP TABLE "{name}"')
-    con.disconnect()
+    store = open_store(load_project(root))
+    try:
+        store.drop_derived()
+    finally:
+        store.close()
 
 
 def _summary(label: str, project, report, total: float) -> None:

@@ -250,6 +250,20 @@ class Store:
             self.con.create_table(name, self.con.table(tmp), overwrite=True)
             self.con.drop_table(tmp)
 
+    def drop_derived(self) -> list[str]:
+        """Drop what analyses keep in the store to be fast — the journey logs and the kept shared
+        tables (names starting ``_cj_``) — and return their names. Never the data: each is built
+        again when a report needs it. DuckDB only (Spark keeps nothing)."""
+        if self.engine != "duckdb":
+            return []
+        raw = self.con.con
+        names = [n for (n,) in raw.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '_cj_') AND NOT temporary "
+            "AND database_name = current_database() ORDER BY table_name").fetchall()]
+        for name in names:
+            raw.execute(f'DROP TABLE "{name}"')
+        return names
+
     def replace_identity(self, identity: pa.Table) -> None:
         """Swap in a rebuilt subject → person mapping."""
         arrow = _conform("identity", identity)
