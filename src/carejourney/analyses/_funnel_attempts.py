@@ -153,7 +153,7 @@ def units_of(u: ir.Table, spec, ctx, sets: list[list[str]], members: ir.Table) -
     if log is None:
         ids = members.select(_m=members.person_key)
     else:  # on the journey log, units are person numbers
-        ids = log.people.semi_join(members, "person_key").select(_m=log.people.pid)
+        ids = log.people_of(members).select(_m="pid")
     return u.semi_join(ids, u.person_key == ids._m)
 
 

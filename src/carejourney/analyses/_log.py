@@ -56,9 +56,13 @@ class JourneyLog:
     designed_stages: bool = False  # every event's stage is its touchpoint's stage in this journey
     max_events: int = 0          # the most events one person has in the log (``people.n_events``)
 
+    def people_of(self, members: ir.Table) -> ir.Table:
+        """The log's people (``pid``, ``person_key``) who are in ``members`` (a table with ``person_key``)."""
+        return self.people.semi_join(members, "person_key")
+
     def events_of(self, members: ir.Table) -> ir.Table:
         """The log's events of the people in ``members`` (a table with ``person_key``)."""
-        return self.events.semi_join(self.people.semi_join(members, "person_key"), "pid")
+        return self.events.semi_join(self.people_of(members), "pid")
 
     def decode(self, code: ir.IntegerValue, level: str) -> ir.StringValue:
         """A touchpoint (``level='touchpoint'``) or stage code as its id."""

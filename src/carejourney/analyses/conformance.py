@@ -172,8 +172,7 @@ class Conformance(Analysis):
             devs = ctx.shared("conformance", key, lambda: _deviations(ctx, j, spec, None, as_of))
             people = log.people.select(person_key="pid")
             if spec.segment is not None:
-                members = log.people.semi_join(ctx.segment_members(j, spec.segment), "person_key")
-                people = members.select(person_key="pid")
+                people = log.people_of(ctx.segment_members(j, spec.segment)).select(person_key="pid")
                 devs = devs.semi_join(people, "person_key")
         total = people.person_key.nunique()
         deviating = devs.person_key.nunique()

@@ -14,10 +14,15 @@ LABELS = {"step_index": "#", "entered": "Entered here", "reached": "Reached",
           "p90_days": "90th percentile wait"}
 
 
+def _touchpoint(ctx: ReportContext, tp_id: str):
+    """The journey's touchpoint ``tp_id``, or None (a stage step, or an id the journey lacks)."""
+    return next((t for t in ctx.journey.touchpoints if t.id == tp_id), None)
+
+
 def _label(ctx: ReportContext, step: str) -> str:
     names = []
     for part in str(step).split("|"):
-        tp = next((t for t in ctx.journey.touchpoints if t.id == part), None)
+        tp = _touchpoint(ctx, part)
         st = next((s for s in ctx.journey.stages if s.id == part), None)
         names.append(tp.title if tp else st.title if st else part)
     return " or ".join(names)
@@ -34,8 +39,7 @@ def _unfollowed(ctx: ReportContext, recs: list[dict]) -> list[str]:
                 and before >= ctx.fmt.k):
             continue
         a, b = _label(ctx, prev["step"]), _label(ctx, x["step"])
-        tps = [next((t for t in ctx.journey.touchpoints if t.id == str(s).split("|")[0]), None)
-               for s in (prev["step"], x["step"])]
+        tps = [_touchpoint(ctx, str(s).split("|")[0]) for s in (prev["step"], x["step"])]
         where = ""
         if all(tps) and tps[0].is_online != tps[1].is_online:
             where = f" ('{a}' is recorded online, '{b}' offline)"
