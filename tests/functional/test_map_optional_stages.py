@@ -19,6 +19,11 @@ from tests.conftest import MINI_JOURNEY
 from tests.unit.test_report import views_html
 
 
+#: MINI_JOURNEY with a conversion target on its optional pre-visit stage
+WITH_PRE_VISIT_TARGET = MINI_JOURNEY.replace("  - {id: pre_visit, owner: operations}",
+                                             "  - {id: pre_visit, owner: operations, target: {conversion: 0.9}}")
+
+
 def _project(make_project, journey: str):
     root = make_project({"journeys/care.yml": journey})
     rows = []
@@ -49,8 +54,7 @@ def test_people_who_skip_an_optional_stage_still_reach_the_later_ones(make_proje
 
 
 def test_an_optional_stage_with_a_conversion_target_shows_its_check(make_project):
-    journey = MINI_JOURNEY.replace("  - {id: pre_visit, owner: operations}",
-                                   "  - {id: pre_visit, owner: operations, target: {conversion: 0.9}}")
+    journey = WITH_PRE_VISIT_TARGET
     project = _project(make_project, journey)
     report = build_report(project)
     body = views_html(report.html)["map"]
@@ -71,8 +75,7 @@ def test_journeys_without_interior_optional_stages_step_through_every_stage(make
 
 def test_the_map_reads_the_findings_targets_check_rather_than_running_another(make_project, monkeypatch):
     from carejourney.analyses.targets import TargetsAnalysis
-    journey = MINI_JOURNEY.replace("  - {id: pre_visit, owner: operations}",
-                                   "  - {id: pre_visit, owner: operations, target: {conversion: 0.9}}")
+    journey = WITH_PRE_VISIT_TARGET
     project = _project(make_project, journey)
     built = []
     original = TargetsAnalysis.build

@@ -92,14 +92,9 @@ def test_a_report_from_kept_results_does_not_load_scipy_stats(make_project):
     checks, the findings' adjusted p-values) come from scipy.special and numpy alone."""
     import subprocess
     import sys
-    journey = MINI_JOURNEY.replace("  - {id: pre_visit, owner: operations}",
-                                   "  - {id: pre_visit, owner: operations, target: {conversion: 0.9}}")
-    root = make_project({"journeys/care.yml": journey})
-    steps = ["referral_received", "appointment_booked", "reminder_sent", "visit_completed"]
-    rows = pd.DataFrame([(f"A{i:03d}", str(pd.Timestamp("2025-02-03 09:00") + pd.Timedelta(days=7 * i + k)), tp)
-                         for i in range(40) for k, tp in enumerate(steps)], columns=["person_id", "ts", "touchpoint"])
-    rows.to_csv(root / "a.csv", index=False)  # (over 9 months: the targets' 90-day windows close, so they are tested)
-    assert main(["--project", str(root), "ingest", str(root / "a.csv")]) == 0
+    from tests.functional.test_map_optional_stages import WITH_PRE_VISIT_TARGET, _project
+    # (40 weeks of people: the targets' 90-day windows close, so the targets are tested)
+    root = _project(make_project, WITH_PRE_VISIT_TARGET).root
     assert main(["--project", str(root), "run"]) == 0
     code = ("import sys; from pathlib import Path; from carejourney.project import load_project; "
             "from carejourney.reports.render import write_report; "
